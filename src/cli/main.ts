@@ -1,0 +1,22 @@
+/**
+ * The `remitnet` command line. Each command lives in its own file under commands/ and
+ * registers itself here; this file only wires them and turns errors into one clear line.
+ */
+import { Command } from 'commander';
+import { registerLedgerDemo } from './commands/ledger-demo.ts';
+
+const program = new Command();
+program
+  .name('remitnet')
+  .description('Runs a remittance network of independent agents on an exact double-entry ledger.')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerLedgerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`remitnet: ${message}\n`);
+  process.exitCode = 1;
+}

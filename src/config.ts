@@ -1,0 +1,36 @@
+/**
+ * Configuration from the environment, read once and frozen. Every setting has a stated
+ * default; nothing else in remitnet reads process.env.
+ */
+import { resolve } from 'node:path';
+
+export interface Config {
+  /** postgres://… selects the PostgreSQL store; unset selects embedded SQLite. */
+  readonly databaseUrl: string | undefined;
+  /** SQLite file path when databaseUrl is unset. */
+  readonly sqlitePath: string;
+  /** SQLite durability: FULL (default) survives power loss after acknowledgement. */
+  readonly sqliteSynchronous: 'FULL' | 'NORMAL' | 'EXTRA';
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: string;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const sync = (env.REMITNET_SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
+  if (sync !== 'FULL' && sync !== 'NORMAL' && sync !== 'EXTRA') {
+    throw new Error(`REMITNET_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not ${sync}`);
+  }
+  const port = Number(env.PORT ?? '8080');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  }
+  return Object.freeze({
+    databaseUrl: env.DATABASE_URL === '' ? undefined : env.DATABASE_URL,
+    sqlitePath: resolve(env.REMITNET_DB ?? 'data/remitnet.db'),
+    sqliteSynchronous: sync,
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    logLevel: env.LOG_LEVEL ?? 'info',
+  });
+}

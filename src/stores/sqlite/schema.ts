@@ -1,0 +1,58 @@
+/**
+ * The SQLite schema, as numbered migrations (see ../migrate.ts).
+ *
+ * Keys: every table's primary key is the ledger timestamp (the rowid), which only grows,
+ * so inserts append to the table B-tree; 128-bit ids are 16 big-endian bytes in a unique
+ * index, which time-ordered ids also fill in order. Transfers are never updated or
+ * deleted: the state of a pending transfer lives in pending_transfers beside it.
+ */
+import type { Migration } from '../migrate.ts';
+
+export const SQLITE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'ledger',
+    statements: [
+      `CREATE TABLE accounts (
+        ts INTEGER PRIMARY KEY,
+        id BLOB NOT NULL UNIQUE,
+        ledger INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        flags INTEGER NOT NULL,
+        user_data_128 BLOB,
+        user_data_64 INTEGER NOT NULL,
+        user_data_32 INTEGER NOT NULL,
+        debits_pending INTEGER NOT NULL,
+        debits_posted INTEGER NOT NULL,
+        credits_pending INTEGER NOT NULL,
+        credits_posted INTEGER NOT NULL,
+        closed INTEGER NOT NULL
+      )`,
+      `CREATE TABLE transfers (
+        ts INTEGER PRIMARY KEY,
+        id BLOB NOT NULL UNIQUE,
+        debit_account_id BLOB NOT NULL,
+        credit_account_id BLOB NOT NULL,
+        amount INTEGER NOT NULL,
+        pending_id BLOB,
+        user_data_128 BLOB,
+        user_data_64 INTEGER NOT NULL,
+        user_data_32 INTEGER NOT NULL,
+        timeout INTEGER NOT NULL,
+        ledger INTEGER NOT NULL,
+        code INTEGER NOT NULL,
+        flags INTEGER NOT NULL
+      )`,
+      `CREATE INDEX transfers_debit ON transfers (debit_account_id, ts)`,
+      `CREATE INDEX transfers_credit ON transfers (credit_account_id, ts)`,
+      `CREATE TABLE pending_transfers (
+        ts INTEGER PRIMARY KEY,
+        status INTEGER NOT NULL,
+        expires_at INTEGER,
+        resolved_at INTEGER
+      )`,
+      `CREATE INDEX pending_transfers_due ON pending_transfers (expires_at)
+        WHERE status = 0 AND expires_at IS NOT NULL`,
+    ],
+  },
+];

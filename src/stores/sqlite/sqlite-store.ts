@@ -1,0 +1,622 @@
+/**
+ * The embedded ledger store: SQLite through better-sqlite3, WAL, synchronous=FULL.
+ *
+ * Owns: durability and the single-writer transaction around each batch. Never: a result;
+ * the shared engine decides. Hot-path design (see docs in ARCHITECTURE.md):
+ * - accounts are cached in memory; `PRAGMA data_version` after BEGIN IMMEDIATE tells when
+ *   another connection (another process on the same file) committed, and drops the cache;
+ * - idempotency is checked optimistically: the unique index on transfers.id is the check.
+ *   A batch is first run assuming none of its ids exist; if an insert hits the unique
+ *   index, or an event failed whose id might exist, it is rerun with real look-ups. In
+ *   the common case a batch costs no id look-ups at all;
+ * - rows go in through multi-row INSERT statements (256 rows a statement).
+ */
+import Database from 'better-sqlite3';
+import {
+  executeAccounts,
+  executeExpiry,
+  executeTransfers,
+  type LedgerView,
+  type LedgerWrites,
+  type TransferOutcome,
+} from '../../ledger/engine.ts';
+import type { AccountEvent, TransferEvent } from '../../ledger/normalize.ts';
+import {
+  LedgerError,
+  type CreateAccountResult,
+  type CreateTransferResult,
+} from '../../ledger/results.ts';
+import type { LedgerStore } from '../../ledger/store.ts';
+import {
+  BATCH_MAX,
+  TransferFlags,
+  type Account,
+  type AccountBalance,
+  type AccountTransfersFilter,
+  type PendingState,
+  type StoredTransfer,
+  type Transfer,
+  type TransferPage,
+} from '../../ledger/types.ts';
+import {
+  bytesToU128,
+  decodeCursor,
+  encodeCursor,
+  i64ToU64,
+  nullableBytesToU128,
+  PENDING_STATUS_CODES,
+  pendingStatusFromCode,
+  u128OrNull,
+  u128ToBytes,
+  u64ToI64,
+} from '../codec.ts';
+import { runMigrations, type MigrationReport, type MigrationTarget } from '../migrate.ts';
+import { SQLITE_MIGRATIONS } from './schema.ts';
+
+export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:' for tests. */
+  readonly path: string;
+  /** FULL (default): an acknowledged batch survives power loss. */
+  readonly synchronous?: SqliteSynchronous;
+  /** Most accounts kept in memory; the cache is dropped when it grows past this. */
+  readonly accountCacheMax?: number;
+  /** Milliseconds to wait for another process's write lock. */
+  readonly busyTimeout_ms?: number;
+}
+
+const ROWS_PER_INSERT = 256;
+const TRANSFER_COLUMNS =
+  'ts, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags';
+const TRANSFER_PARAMS = 13;
+const ACCOUNT_COLUMNS =
+  'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
+
+type Row = Record<string, unknown>;
+
+class UniqueIdCollision extends Error {}
+
+export class SqliteStore implements LedgerStore {
+  readonly kind = 'sqlite';
+  readonly synchronous: SqliteSynchronous;
+  readonly db: Database.Database;
+  readonly #accountCacheMax: number;
+  readonly #accounts = new Map<bigint, Account>();
+  #lastTimestamp = -1n;
+  #dataVersion = -1n;
+  readonly #stmt: ReturnType<SqliteStore['prepareStatements']>;
+  readonly #insertTransfers = new Map<number, Database.Statement>();
+
+  private constructor(db: Database.Database, options: SqliteStoreOptions) {
+    this.db = db;
+    this.synchronous = options.synchronous ?? 'FULL';
+    this.#accountCacheMax = options.accountCacheMax ?? 1_000_000;
+    this.#stmt = this.prepareStatements();
+  }
+
+  /** Opens (creating if needed) and migrates the database. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const db = new Database(options.path);
+    try {
+      db.defaultSafeIntegers(true);
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+      db.pragma(`busy_timeout = ${options.busyTimeout_ms ?? 5000}`);
+      db.pragma('cache_size = -65536');
+      db.pragma('temp_store = MEMORY');
+      await migrateSqlite(db);
+      return new SqliteStore(db, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private prepareStatements() {
+    const db = this.db;
+    return {
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      maxTs: db
+        .prepare(
+          'SELECT max(coalesce((SELECT max(ts) FROM transfers), 0), coalesce((SELECT max(ts) FROM accounts), 0))',
+        )
+        .pluck(),
+      accountById: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
+      accountsAfter: db.prepare(
+        `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ts > ? ORDER BY ts LIMIT ?`,
+      ),
+      insertAccount: db.prepare(`INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES (${q(13)})`),
+      updateAccount: db.prepare(
+        'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, closed = ? WHERE ts = ?',
+      ),
+      transferById: db.prepare(
+        `SELECT t.*, p.status, p.expires_at, p.resolved_at FROM transfers t LEFT JOIN pending_transfers p ON p.ts = t.ts WHERE t.id = ?`,
+      ),
+      transferExists: db.prepare('SELECT 1 FROM transfers WHERE id = ?').pluck(),
+      insertPending: db.prepare(
+        'INSERT INTO pending_transfers (ts, status, expires_at, resolved_at) VALUES (?, 0, ?, NULL)',
+      ),
+      resolvePending: db.prepare(
+        'UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE ts = ? AND status = 0',
+      ),
+      nextExpiry: db
+        .prepare(
+          'SELECT min(expires_at) FROM pending_transfers WHERE status = 0 AND expires_at IS NOT NULL',
+        )
+        .pluck(),
+      due: db.prepare(
+        `SELECT t.*, p.status, p.expires_at, p.resolved_at FROM pending_transfers p JOIN transfers t ON t.ts = p.ts
+         WHERE p.status = 0 AND p.expires_at IS NOT NULL AND p.expires_at <= ? ORDER BY p.expires_at, p.ts LIMIT ?`,
+      ),
+      pageForward: db.prepare(
+        `SELECT * FROM (SELECT * FROM transfers WHERE debit_account_id = :id AND ts > :lo AND ts <= :hi AND :debits ORDER BY ts LIMIT :n)
+         UNION ALL SELECT * FROM (SELECT * FROM transfers WHERE credit_account_id = :id AND ts > :lo AND ts <= :hi AND :credits ORDER BY ts LIMIT :n)
+         ORDER BY ts LIMIT :n`,
+      ),
+      pageBackward: db.prepare(
+        `SELECT * FROM (SELECT * FROM transfers WHERE debit_account_id = :id AND ts >= :lo AND ts < :hi AND :debits ORDER BY ts DESC LIMIT :n)
+         UNION ALL SELECT * FROM (SELECT * FROM transfers WHERE credit_account_id = :id AND ts >= :lo AND ts < :hi AND :credits ORDER BY ts DESC LIMIT :n)
+         ORDER BY ts DESC LIMIT :n`,
+      ),
+      // Posted: single-phase transfers and posts (not pending, not void). Pending: pending
+      // transfers made by then and not yet resolved by then.
+      balanceAt: db.prepare(
+        `SELECT
+          (SELECT coalesce(sum(amount), 0) FROM transfers WHERE debit_account_id = :id AND ts <= :at AND (flags & 10) = 0) AS debits_posted,
+          (SELECT coalesce(sum(amount), 0) FROM transfers WHERE credit_account_id = :id AND ts <= :at AND (flags & 10) = 0) AS credits_posted,
+          (SELECT coalesce(sum(t.amount), 0) FROM transfers t JOIN pending_transfers p ON p.ts = t.ts
+            WHERE t.debit_account_id = :id AND t.ts <= :at AND (p.resolved_at IS NULL OR p.resolved_at > :at)) AS debits_pending,
+          (SELECT coalesce(sum(t.amount), 0) FROM transfers t JOIN pending_transfers p ON p.ts = t.ts
+            WHERE t.credit_account_id = :id AND t.ts <= :at AND (p.resolved_at IS NULL OR p.resolved_at > :at)) AS credits_pending`,
+      ),
+    };
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  async createAccounts(
+    events: readonly AccountEvent[],
+    now: bigint,
+  ): Promise<CreateAccountResult[]> {
+    return this.#write(() => {
+      const base = this.#nextTimestamp(now);
+      const outcome = executeAccounts({ account: (id) => this.#account(id) }, events, base);
+      const insert = this.#stmt.insertAccount;
+      for (const a of outcome.accounts) {
+        insert.run(
+          a.timestamp,
+          u128ToBytes(a.id),
+          a.ledger,
+          a.code,
+          a.flags,
+          u128OrNull(a.userData128),
+          u64ToI64(a.userData64),
+          a.userData32,
+          a.debitsPending,
+          a.debitsPosted,
+          a.creditsPending,
+          a.creditsPosted,
+          a.closed ? 1 : 0,
+        );
+      }
+      this.#lastTimestamp = base + BigInt(events.length) - 1n;
+      return {
+        value: outcome.results,
+        after: () => {
+          for (const a of outcome.accounts) this.#cacheAccount(a);
+        },
+      };
+    });
+  }
+
+  async createTransfers(
+    events: readonly TransferEvent[],
+    now: bigint,
+  ): Promise<CreateTransferResult[]> {
+    return this.#write(() => {
+      const base = this.#nextTimestamp(now);
+      const swept = this.#sweep(base);
+      let outcome = this.#execute(events, base, true);
+      if (this.#anyFailedIdExists(events, outcome)) outcome = this.#execute(events, base, false);
+      this.db.exec('SAVEPOINT batch');
+      try {
+        this.#persist(outcome);
+        this.db.exec('RELEASE batch');
+      } catch (error) {
+        this.db.exec('ROLLBACK TO batch');
+        this.db.exec('RELEASE batch');
+        if (!(error instanceof UniqueIdCollision)) throw error;
+        outcome = this.#execute(events, base, false);
+        this.#persist(outcome);
+      }
+      this.#lastTimestamp = base + BigInt(events.length) - 1n;
+      const result = outcome;
+      return {
+        value: result.results,
+        after: () => {
+          for (const a of swept) this.#cacheAccount(a);
+          for (const a of result.accounts) this.#cacheAccount(a);
+        },
+      };
+    });
+  }
+
+  async expirePending(now: bigint): Promise<number> {
+    return this.#write(() => {
+      let count = 0;
+      const swept = this.#sweepCounting(now, (n) => (count += n));
+      return {
+        value: count,
+        after: () => {
+          for (const a of swept) this.#cacheAccount(a);
+        },
+      };
+    });
+  }
+
+  async nextExpiry(): Promise<bigint | null> {
+    return (this.#stmt.nextExpiry.get() as bigint | null) ?? null;
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction. Cache changes are made only after COMMIT
+   * (`after`); on any failure the cache is dropped, since the view may have been changed.
+   */
+  #write<T>(fn: () => { value: T; after: () => void }): T {
+    this.db.exec('BEGIN IMMEDIATE');
+    let committed = false;
+    try {
+      const version = this.#stmt.dataVersion.get() as bigint;
+      if (version !== this.#dataVersion) {
+        // Another connection committed since our last look: what we cached may be stale.
+        this.#accounts.clear();
+        this.#lastTimestamp = -1n;
+        this.#dataVersion = version;
+      }
+      const { value, after } = fn();
+      this.db.exec('COMMIT');
+      committed = true;
+      after();
+      return value;
+    } catch (error) {
+      if (!committed) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.#accounts.clear();
+        this.#lastTimestamp = -1n;
+      }
+      throw error;
+    }
+  }
+
+  #nextTimestamp(now: bigint): bigint {
+    if (this.#lastTimestamp < 0n) this.#lastTimestamp = this.#stmt.maxTs.get() as bigint;
+    return now > this.#lastTimestamp ? now : this.#lastTimestamp + 1n;
+  }
+
+  /** Expires everything due at `now`, in bounded chunks; returns the accounts it changed. */
+  #sweep(now: bigint): Account[] {
+    return this.#sweepCounting(now, () => {});
+  }
+
+  #sweepCounting(now: bigint, count: (n: number) => void): Account[] {
+    const changed = new Map<bigint, Account>();
+    const next = this.#stmt.nextExpiry.get() as bigint | null;
+    if (next === null || next > now) return [];
+    for (;;) {
+      const due = (this.#stmt.due.all(now, BATCH_MAX) as Row[]).map(rowToStoredTransfer);
+      if (due.length === 0) break;
+      const view = {
+        account: (id: bigint) => changed.get(id) ?? this.#account(id),
+      };
+      const writes = executeExpiry(view, due, now);
+      this.#persist(writes);
+      for (const a of writes.accounts) changed.set(a.id, a);
+      count(due.length);
+      if (due.length < BATCH_MAX) break;
+    }
+    // The batch that follows in this transaction must see the released reservations.
+    for (const a of changed.values()) this.#accounts.set(a.id, a);
+    return [...changed.values()];
+  }
+
+  #execute(events: readonly TransferEvent[], base: bigint, optimistic: boolean): TransferOutcome {
+    const view: LedgerView = {
+      account: (id) => this.#account(id),
+      transfer: (id) => this.#transfer(id),
+      existing: optimistic ? () => undefined : (id) => this.#transfer(id),
+    };
+    return executeTransfers(view, events, base);
+  }
+
+  /** After an optimistic run: could a failed event's id already be taken (then rerun)? */
+  #anyFailedIdExists(events: readonly TransferEvent[], outcome: TransferOutcome): boolean {
+    const exists = this.#stmt.transferExists;
+    for (let i = 0; i < events.length; i++) {
+      if (outcome.results[i] === 'ok') continue;
+      const id = events[i]!.id;
+      if (id !== 0n && exists.get(u128ToBytes(id)) !== undefined) return true;
+    }
+    return false;
+  }
+
+  #persist(w: LedgerWrites): void {
+    this.#insertTransferRows(w.transfers);
+    const insertPending = this.#stmt.insertPending;
+    for (const p of w.pendingCreated) insertPending.run(p.timestamp, p.expiresAt);
+    const resolve = this.#stmt.resolvePending;
+    for (const p of w.pendingResolved) {
+      const info = resolve.run(PENDING_STATUS_CODES[p.status], p.resolvedAt, p.timestamp);
+      if (info.changes !== 1)
+        throw new Error(`invariant: pending transfer ${p.id} was not pending`);
+    }
+    const update = this.#stmt.updateAccount;
+    for (const a of w.accounts) {
+      assertBalances(a);
+      const info = update.run(
+        a.debitsPending,
+        a.debitsPosted,
+        a.creditsPending,
+        a.creditsPosted,
+        a.closed ? 1 : 0,
+        a.timestamp,
+      );
+      if (info.changes !== 1) throw new Error(`invariant: account ${a.id} vanished`);
+    }
+  }
+
+  #insertTransferRows(transfers: readonly Transfer[]): void {
+    let i = 0;
+    try {
+      while (i < transfers.length) {
+        // Largest power of two that fits, up to ROWS_PER_INSERT: at most 9 statement shapes.
+        let rows = ROWS_PER_INSERT;
+        while (rows > transfers.length - i) rows >>= 1;
+        const params = new Array<unknown>(rows * TRANSFER_PARAMS);
+        for (let r = 0; r < rows; r++) {
+          const t = transfers[i + r]!;
+          const o = r * TRANSFER_PARAMS;
+          params[o] = t.timestamp;
+          params[o + 1] = u128ToBytes(t.id);
+          params[o + 2] = u128ToBytes(t.debitAccountId);
+          params[o + 3] = u128ToBytes(t.creditAccountId);
+          params[o + 4] = t.amount;
+          params[o + 5] = u128OrNull(t.pendingId);
+          params[o + 6] = u128OrNull(t.userData128);
+          params[o + 7] = u64ToI64(t.userData64);
+          params[o + 8] = t.userData32;
+          params[o + 9] = t.timeout;
+          params[o + 10] = t.ledger;
+          params[o + 11] = t.code;
+          params[o + 12] = t.flags;
+        }
+        this.#insertStatement(rows).run(params);
+        i += rows;
+      }
+    } catch (error) {
+      if (isUniqueViolation(error, 'transfers.id')) throw new UniqueIdCollision();
+      throw error;
+    }
+  }
+
+  #insertStatement(rows: number): Database.Statement {
+    let s = this.#insertTransfers.get(rows);
+    if (s === undefined) {
+      const values = new Array<string>(rows).fill(`(${q(TRANSFER_PARAMS)})`).join(',');
+      s = this.db.prepare(`INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ${values}`);
+      this.#insertTransfers.set(rows, s);
+    }
+    return s;
+  }
+
+  #account(id: bigint): Account | undefined {
+    const cached = this.#accounts.get(id);
+    if (cached !== undefined) return cached;
+    const row = this.#stmt.accountById.get(u128ToBytes(id)) as Row | undefined;
+    if (row === undefined) return undefined;
+    const a = rowToAccount(row);
+    this.#cacheAccount(a);
+    return a;
+  }
+
+  #cacheAccount(a: Account): void {
+    if (this.#accounts.size >= this.#accountCacheMax && !this.#accounts.has(a.id))
+      this.#accounts.clear();
+    this.#accounts.set(a.id, a);
+  }
+
+  #transfer(id: bigint): StoredTransfer | undefined {
+    const row = this.#stmt.transferById.get(u128ToBytes(id)) as Row | undefined;
+    return row === undefined ? undefined : rowToStoredTransfer(row);
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  async lookupAccounts(ids: readonly bigint[]): Promise<Account[]> {
+    // Read from the database, not the cache: another process may have written.
+    const out: Account[] = [];
+    for (const id of ids) {
+      const row = this.#stmt.accountById.get(u128ToBytes(id)) as Row | undefined;
+      if (row !== undefined) out.push(rowToAccount(row));
+    }
+    return out;
+  }
+
+  async lookupTransfers(ids: readonly bigint[]): Promise<Transfer[]> {
+    const out: Transfer[] = [];
+    for (const id of ids) {
+      const t = this.#transfer(id);
+      if (t !== undefined) out.push(stripPendingState(t));
+    }
+    return out;
+  }
+
+  async lookupPending(ids: readonly bigint[]): Promise<Map<bigint, PendingState>> {
+    const out = new Map<bigint, PendingState>();
+    for (const id of ids) {
+      const t = this.#transfer(id);
+      if (t?.pending !== undefined) out.set(id, t.pending);
+    }
+    return out;
+  }
+
+  async getAccountTransfers(filter: AccountTransfersFilter): Promise<TransferPage> {
+    const side = filter.side ?? 'both';
+    let lo = filter.timestampMin ?? 0n;
+    let hi = filter.timestampMax ?? MAX_I64;
+    const reversed = filter.reversed === true;
+    if (filter.cursor !== undefined) {
+      const at = decodeCursor(filter.cursor);
+      if (reversed) hi = at;
+      else lo = at;
+    } else if (reversed) {
+      hi = hi === MAX_I64 ? hi : hi + 1n; // backward pages take ts < hi
+    } else {
+      lo = lo - 1n; // forward pages take ts > lo
+    }
+    const stmt = reversed ? this.#stmt.pageBackward : this.#stmt.pageForward;
+    const rows = stmt.all({
+      id: u128ToBytes(filter.accountId),
+      lo,
+      hi,
+      n: filter.limit + 1,
+      debits: side !== 'credits' ? 1 : 0,
+      credits: side !== 'debits' ? 1 : 0,
+    }) as Row[];
+    const more = rows.length > filter.limit;
+    const transfers = rows
+      .slice(0, filter.limit)
+      .map((r) => stripPendingState(rowToStoredTransfer(r)));
+    const last = transfers[transfers.length - 1];
+    return more && last !== undefined
+      ? { transfers, nextCursor: encodeCursor(last.timestamp) }
+      : { transfers };
+  }
+
+  async getAccountBalanceAt(
+    accountId: bigint,
+    timestamp: bigint,
+  ): Promise<AccountBalance | undefined> {
+    const exists = this.#stmt.accountById.get(u128ToBytes(accountId));
+    if (exists === undefined) return undefined;
+    const r = this.#stmt.balanceAt.get({ id: u128ToBytes(accountId), at: timestamp }) as Row;
+    return {
+      accountId,
+      debitsPending: r.debits_pending as bigint,
+      debitsPosted: r.debits_posted as bigint,
+      creditsPending: r.credits_pending as bigint,
+      creditsPosted: r.credits_posted as bigint,
+      timestamp,
+    };
+  }
+
+  async scanAccounts(afterTimestamp: bigint, limit: number): Promise<Account[]> {
+    return (this.#stmt.accountsAfter.all(afterTimestamp, limit) as Row[]).map(rowToAccount);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+const MAX_I64 = (1n << 63n) - 1n;
+
+function q(n: number): string {
+  return new Array<string>(n).fill('?').join(', ');
+}
+
+function isUniqueViolation(error: unknown, column: string): boolean {
+  return (
+    error instanceof Error &&
+    (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' &&
+    error.message.includes(column)
+  );
+}
+
+function assertBalances(a: Account): void {
+  if (
+    a.debitsPending < 0n ||
+    a.debitsPosted < 0n ||
+    a.creditsPending < 0n ||
+    a.creditsPosted < 0n
+  ) {
+    throw new Error(`invariant: account ${a.id} would have a negative balance`);
+  }
+}
+
+function rowToAccount(r: Row): Account {
+  return {
+    id: bytesToU128(r.id as Buffer),
+    ledger: Number(r.ledger),
+    code: Number(r.code),
+    flags: Number(r.flags),
+    userData128: nullableBytesToU128(r.user_data_128 as Buffer | null),
+    userData64: i64ToU64(r.user_data_64 as bigint),
+    userData32: Number(r.user_data_32),
+    debitsPending: r.debits_pending as bigint,
+    debitsPosted: r.debits_posted as bigint,
+    creditsPending: r.credits_pending as bigint,
+    creditsPosted: r.credits_posted as bigint,
+    closed: r.closed === 1n,
+    timestamp: r.ts as bigint,
+  };
+}
+
+function rowToStoredTransfer(r: Row): StoredTransfer {
+  const t: Transfer = {
+    id: bytesToU128(r.id as Buffer),
+    debitAccountId: bytesToU128(r.debit_account_id as Buffer),
+    creditAccountId: bytesToU128(r.credit_account_id as Buffer),
+    amount: r.amount as bigint,
+    pendingId: nullableBytesToU128(r.pending_id as Buffer | null),
+    userData128: nullableBytesToU128(r.user_data_128 as Buffer | null),
+    userData64: i64ToU64(r.user_data_64 as bigint),
+    userData32: Number(r.user_data_32),
+    timeout: Number(r.timeout),
+    ledger: Number(r.ledger),
+    code: Number(r.code),
+    flags: Number(r.flags),
+    timestamp: r.ts as bigint,
+  };
+  if ((t.flags & TransferFlags.pending) === 0 || r.status === null || r.status === undefined)
+    return t;
+  return {
+    ...t,
+    pending: {
+      status: pendingStatusFromCode(Number(r.status)),
+      expiresAt: (r.expires_at as bigint | null) ?? null,
+      resolvedAt: (r.resolved_at as bigint | null) ?? null,
+    },
+  };
+}
+
+function stripPendingState(t: StoredTransfer): Transfer {
+  if (t.pending === undefined) return t;
+  const { pending: _omit, ...rest } = t;
+  return rest;
+}
+
+/** Applies the SQLite migrations; exported for `remitnet migrate`. */
+export async function migrateSqlite(db: Database.Database): Promise<MigrationReport> {
+  const target: MigrationTarget = {
+    appliedVersions: async () => {
+      db.exec(
+        'CREATE TABLE IF NOT EXISTS remitnet_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
+      return (db.prepare('SELECT version FROM remitnet_migrations').pluck().all() as bigint[]).map(
+        Number,
+      );
+    },
+    apply: async (m) => {
+      db.transaction(() => {
+        for (const s of m.statements) db.exec(s);
+        db.prepare(
+          'INSERT INTO remitnet_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+        ).run(m.version, m.name, new Date().toISOString());
+      }).immediate();
+    },
+  };
+  return runMigrations(target, SQLITE_MIGRATIONS);
+}
+
+export { LedgerError };
