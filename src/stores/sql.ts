@@ -10,8 +10,10 @@
  *
  * Transactions: `transaction(fn)` runs fn atomically and retries it on serialization
  * failures and deadlocks (PostgreSQL), so fn must be safe to run again. Inside fn, await
- * only the transaction's own queries: on SQLite the transaction holds the database's write
- * lock, and an await on anything else (the ledger, a timer, the network) could deadlock.
+ * only the transaction's own queries (the `tx` handle): on SQLite the transaction holds the
+ * database's write lock and is group-committed with others, and an await on anything else
+ * (the ledger, a timer, the network) could stall every caller. Writes go through
+ * transaction(); query()/execute() outside one are for reads and migrations.
  */
 import Database from 'better-sqlite3';
 import pg from 'pg';
@@ -33,14 +35,28 @@ export interface SqlClient {
 
 const PLACEHOLDER = /\$(\d+)/g;
 
+interface QueuedTransaction {
+  readonly fn: (tx: SqlClient) => Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Most transactions merged into one durable commit. */
+const GROUP_MAX = 512;
+
+/**
+ * SQLite with group commit: transactions requested in the same turn of the event loop run
+ * one after another inside ONE database transaction, each in its own SAVEPOINT (so one
+ * failing rolls back only itself), and share one durable COMMIT. Each caller's promise
+ * resolves only after that COMMIT, so an answer still means its change is durable.
+ */
 export class SqliteClient implements SqlClient {
   readonly dialect = 'sqlite';
   readonly db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #ownsDb: boolean;
-  #inTransaction = false;
-  /** Serializes transactions started while another is between awaits. */
-  #tail: Promise<unknown> = Promise.resolve();
+  #queue: QueuedTransaction[] = [];
+  #scheduled = false;
 
   constructor(db: Database.Database, ownsDb = false) {
     this.db = db;
@@ -57,7 +73,7 @@ export class SqliteClient implements SqlClient {
     return new SqliteClient(db, true);
   }
 
-  #prepare(sql: string): Database.Statement {
+  prepare(sql: string): Database.Statement {
     let s = this.#statements.get(sql);
     if (s === undefined) {
       s = this.db.prepare(sql.replace(PLACEHOLDER, '@p$1'));
@@ -70,7 +86,7 @@ export class SqliteClient implements SqlClient {
     sql: string,
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
-    const s = this.#prepare(sql);
+    const s = this.prepare(sql);
     if (!s.reader) {
       s.run(bindings(params));
       return [];
@@ -79,32 +95,94 @@ export class SqliteClient implements SqlClient {
   }
 
   async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    return this.#prepare(sql).run(bindings(params)).changes;
+    return this.prepare(sql).run(bindings(params)).changes;
   }
 
-  async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-    if (this.#inTransaction) return fn(this); // nested: joins the open transaction
-    const run = async (): Promise<T> => {
-      this.db.exec('BEGIN IMMEDIATE');
-      this.#inTransaction = true;
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#queue.splice(0, GROUP_MAX);
+      const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
       try {
-        const value = await fn(this);
+        this.db.exec('BEGIN IMMEDIATE');
+        const tx = new SqliteTransaction(this, 0);
+        for (const t of group) {
+          this.db.exec('SAVEPOINT tx');
+          try {
+            const value = await t.fn(tx);
+            this.db.exec('RELEASE tx');
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            this.db.exec('ROLLBACK TO tx');
+            this.db.exec('RELEASE tx');
+            outcomes.push({ ok: false, error });
+          }
+        }
         this.db.exec('COMMIT');
-        return value;
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw error;
-      } finally {
-        this.#inTransaction = false;
+        for (const t of group) t.reject(error);
+        continue;
       }
-    };
-    const result = this.#tail.then(run, run);
-    this.#tail = result.catch(() => undefined);
-    return result;
+      group.forEach((t, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) t.resolve(o.value);
+        else t.reject(o.error);
+      });
+    }
+    this.#scheduled = false;
   }
 
   async close(): Promise<void> {
     if (this.#ownsDb && this.db.open) this.db.close();
+  }
+}
+
+/** The handle a transaction's fn gets; a nested transaction() is a savepoint within it. */
+class SqliteTransaction implements SqlClient {
+  readonly dialect = 'sqlite';
+  readonly #client: SqliteClient;
+  readonly #depth: number;
+
+  constructor(client: SqliteClient, depth: number) {
+    this.#client = client;
+    this.#depth = depth;
+  }
+
+  query<T extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.#client.query<T>(sql, params);
+  }
+
+  execute(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.#client.execute(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    const name = `nested${this.#depth + 1}`;
+    const db = this.#client.db;
+    db.exec(`SAVEPOINT ${name}`);
+    try {
+      const value = await fn(new SqliteTransaction(this.#client, this.#depth + 1));
+      db.exec(`RELEASE ${name}`);
+      return value;
+    } catch (error) {
+      db.exec(`ROLLBACK TO ${name}`);
+      db.exec(`RELEASE ${name}`);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    throw new Error('a transaction handle cannot close the database');
   }
 }
 
@@ -155,7 +233,7 @@ export class PostgresClient implements SqlClient {
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
-    if (this.#client !== undefined) return fn(this); // nested: joins the open transaction
+    if (this.#client !== undefined) return this.#savepoint(fn); // nested
     for (let attempt = 1; ; attempt++) {
       const client = await this.#pool!.connect();
       try {
@@ -174,6 +252,20 @@ export class PostgresClient implements SqlClient {
       } finally {
         client.release();
       }
+    }
+  }
+
+  async #savepoint<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+    const client = this.#client!;
+    await client.query('SAVEPOINT nested');
+    try {
+      const value = await fn(this);
+      await client.query('RELEASE SAVEPOINT nested');
+      return value;
+    } catch (error) {
+      await client.query('ROLLBACK TO SAVEPOINT nested');
+      await client.query('RELEASE SAVEPOINT nested');
+      throw error;
     }
   }
 

@@ -1,0 +1,136 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import {
+  migrateComponent,
+  PostgresClient,
+  SqliteClient,
+  type SqlClient,
+} from '../../src/stores/sql.ts';
+
+const PG_ADMIN = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
+
+async function postgresReachable(): Promise<boolean> {
+  const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 1500 });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+const clients: Array<[string, () => Promise<SqlClient>]> = [
+  ['sqlite', async () => SqliteClient.open(':memory:')],
+];
+const dropDatabases: string[] = [];
+if (await postgresReachable()) {
+  clients.push([
+    'postgres',
+    async () => {
+      const name = `remitnet_sql_${Math.random().toString(36).slice(2, 10)}`;
+      const admin = new pg.Client({ connectionString: PG_ADMIN });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      dropDatabases.push(name);
+      const url = new URL(PG_ADMIN);
+      url.pathname = `/${name}`;
+      return PostgresClient.open(url.toString());
+    },
+  ]);
+} else if (process.env.CI === 'true') {
+  throw new Error(`PostgreSQL is required under CI but did not answer at ${PG_ADMIN}`);
+} else {
+  console.warn(
+    `sql.test: PostgreSQL did not answer at ${PG_ADMIN}; skipped its half of this suite`,
+  );
+}
+
+const opened: SqlClient[] = [];
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.close()));
+  if (dropDatabases.length > 0) {
+    const admin = new pg.Client({ connectionString: PG_ADMIN });
+    await admin.connect();
+    for (const d of dropDatabases) await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
+    await admin.end();
+  }
+});
+
+describe.each(clients)('SqlClient on %s', (_name, open) => {
+  async function fresh(): Promise<SqlClient> {
+    const c = await open();
+    opened.push(c);
+    await migrateComponent(c, 'sqltest', [
+      {
+        version: 1,
+        name: 'items',
+        statements: ['CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL)'],
+      },
+    ]);
+    return c;
+  }
+
+  it('migrates once and refuses a schema newer than it knows', async () => {
+    const c = await fresh();
+    const again = await migrateComponent(c, 'sqltest', [
+      {
+        version: 1,
+        name: 'items',
+        statements: ['CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL)'],
+      },
+    ]);
+    expect(again.applied).toEqual([]);
+    await expect(migrateComponent(c, 'sqltest', [])).rejects.toMatchObject({
+      code: 'store_schema_newer',
+    });
+  });
+
+  it('keeps big integers exact and binds booleans as 0/1', async () => {
+    const c = await fresh();
+    await c.transaction((tx) =>
+      tx.execute('INSERT INTO items VALUES ($1, $2)', ['a', 2n ** 62n + 1n]),
+    );
+    await c.transaction((tx) => tx.execute('INSERT INTO items VALUES ($1, $2)', ['b', true]));
+    const rows = await c.query<{ id: string; n: bigint }>('SELECT id, n FROM items ORDER BY id');
+    expect(rows).toEqual([
+      { id: 'a', n: 2n ** 62n + 1n },
+      { id: 'b', n: 1n },
+    ]);
+  });
+
+  it('concurrent transactions each commit or roll back alone', async () => {
+    const c = await fresh();
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) =>
+        c.transaction(async (tx) => {
+          await tx.execute('INSERT INTO items VALUES ($1, $2)', [`k${i}`, BigInt(i)]);
+          if (i % 7 === 0) throw new Error(`refused ${i}`);
+          return i;
+        }),
+      ),
+    );
+    const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+    expect(failed).toEqual([0, 7, 14, 21, 28, 35, 42, 49]);
+    const rows = await c.query<{ id: string }>('SELECT id FROM items');
+    expect(rows.length).toBe(50 - failed.length);
+    expect(rows.some((r) => r.id === 'k7')).toBe(false);
+  });
+
+  it('a nested transaction that fails rolls back only itself', async () => {
+    const c = await fresh();
+    await c.transaction(async (tx) => {
+      await tx.execute('INSERT INTO items VALUES ($1, $2)', ['outer', 1n]);
+      await expect(
+        tx.transaction(async (inner) => {
+          await inner.execute('INSERT INTO items VALUES ($1, $2)', ['inner', 2n]);
+          throw new Error('no');
+        }),
+      ).rejects.toThrow('no');
+    });
+    const rows = await c.query<{ id: string }>('SELECT id FROM items');
+    expect(rows.map((r) => r.id)).toEqual(['outer']);
+  });
+});
