@@ -1,0 +1,939 @@
+/**
+ * The server ledger store: PostgreSQL through node-postgres.
+ *
+ * Owns: the transaction around each batch, timestamps, retries. Never: a result; the
+ * shared engine (executeTransfers, executeAccounts, executeExpiry) decides, exactly as
+ * for SQLite. A transfer batch is one READ COMMITTED transaction in a fixed number of
+ * round trips, whatever its size:
+ *   1. `BEGIN; UPDATE ledger_clock … RETURNING` (one simple-protocol message): takes the
+ *      batch's timestamp range and the writer lock (see schema.ts), and reports the
+ *      earliest expiry, so the sweep costs nothing when nothing is due;
+ *   (only when a pending transfer is due: the expiry sweep, 3 statements per 8189 due;)
+ *   2. one SELECT of every transfer the batch names (its ids, and the pending ids it posts
+ *      or voids), with their pending state: real look-ups, so `exists` is exact;
+ *   3. one SELECT of every account involved;
+ *   the engine runs in JS on what was read;
+ *   4. one statement writes everything: INSERT of the transfer rows, UPDATE of the
+ *      touched accounts, INSERT and UPDATE of pending states, each from `unnest` of
+ *      arrays (data-modifying CTEs), with counts checked;
+ *   5. COMMIT.
+ * Writers hold the clock row from step 1 to COMMIT, so each reads what every earlier
+ * writer committed (READ COMMITTED takes a fresh snapshot per statement) and nothing can
+ * change underneath it: no lost update, no deadlock between batches.
+ *
+ * Retries, inside the store: serialization failures (40001), deadlocks (40P01) and unique
+ * violations (23505: a racing duplicate id) rerun the whole batch with a fresh timestamp;
+ * a lost connection reruns it on a new connection until `retryBudget_ms` runs out. When
+ * the connection was lost during COMMIT the batch may have committed: rerunning is still
+ * safe because ids are idempotency keys, and its events then answer `exists` (their
+ * effect is in the ledger). If the budget runs out after such a loss, the error says the
+ * outcome is unknown and the caller must resubmit the same ids.
+ */
+import pg from 'pg';
+import {
+  executeAccounts,
+  executeExpiry,
+  executeTransfers,
+  type LedgerView,
+  type LedgerWrites,
+} from '../../ledger/engine.ts';
+import type { AccountEvent, TransferEvent } from '../../ledger/normalize.ts';
+import {
+  LedgerError,
+  type CreateAccountResult,
+  type CreateTransferResult,
+} from '../../ledger/results.ts';
+import type { LedgerStore } from '../../ledger/store.ts';
+import {
+  BATCH_MAX,
+  TransferFlags,
+  type Account,
+  type AccountBalance,
+  type AccountTransfersFilter,
+  type PendingState,
+  type StoredTransfer,
+  type Transfer,
+  type TransferPage,
+} from '../../ledger/types.ts';
+import {
+  decodeCursor,
+  encodeCursor,
+  i64ToU64,
+  PENDING_STATUS_CODES,
+  pendingStatusFromCode,
+  u64ToI64,
+} from '../codec.ts';
+import { runMigrations, type MigrationReport } from '../migrate.ts';
+import { POSTGRES_MIGRATIONS } from './schema.ts';
+
+export interface PostgresStoreOptions {
+  /** postgres://user[:password]@host[:port]/database[?…] */
+  readonly connectionString: string;
+  /** Most connections this store opens (default 4: writers serialize on the clock row). */
+  readonly poolMax?: number;
+  /** Milliseconds to wait for a connection (default 5000). */
+  readonly connectTimeout_ms?: number;
+  /** How long a batch keeps retrying after losing its connection (default 10000 ms). */
+  readonly retryBudget_ms?: number;
+  /** Apply migrations on open (default true). */
+  readonly migrate?: boolean;
+  readonly applicationName?: string;
+  /**
+   * A schema to keep the ledger's tables in (created if missing; default: the server's
+   * search_path, normally `public`). Lets several ledgers, or test runs, share a database.
+   */
+  readonly schema?: string;
+  /** Milliseconds an unused pooled connection stays open (default 10000). */
+  readonly idleTimeout_ms?: number;
+}
+
+/** int8 as bigint and uuid as a 128-bit bigint, for this store's connections only. */
+const TYPES: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === 20) return (v: string) => BigInt(v);
+    if (oid === 2950) return (v: string) => BigInt('0x' + v.replaceAll('-', ''));
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+const MAX_I64 = (1n << 63n) - 1n;
+/** 40001 serialization_failure, 40P01 deadlock_detected, 23505 unique_violation. */
+const CONFLICT_CODES = new Set(['40001', '40P01', '23505']);
+const MAX_CONFLICT_ATTEMPTS = 50;
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+]);
+
+const TRANSFER_COLUMNS =
+  't.ts, t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, t.user_data_128, t.user_data_64, t.user_data_32, t.timeout, t.ledger, t.code, t.flags';
+const ACCOUNT_COLUMNS =
+  'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
+const PENDING_MIN =
+  'SELECT min(expires_at) FROM pending_transfers WHERE status = 0 AND expires_at IS NOT NULL';
+
+const SELECT_TRANSFERS = `SELECT ${TRANSFER_COLUMNS}, p.status, p.expires_at, p.resolved_at
+  FROM transfers t LEFT JOIN pending_transfers p ON p.ts = t.ts WHERE t.id = ANY($1::uuid[])`;
+const SELECT_ACCOUNTS = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::uuid[])`;
+const SELECT_DUE = `SELECT ${TRANSFER_COLUMNS}, p.status, p.expires_at, p.resolved_at
+  FROM pending_transfers p JOIN transfers t ON t.ts = p.ts
+  WHERE p.status = 0 AND p.expires_at IS NOT NULL AND p.expires_at <= $1
+  ORDER BY p.expires_at, p.ts LIMIT $2`;
+
+/** Everything a batch writes, in one statement (see the header). */
+const PERSIST = `WITH
+  ins AS (
+    INSERT INTO transfers (ts, id, debit_account_id, credit_account_id, amount, pending_id,
+      user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags)
+    SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],
+      $6::uuid[], $7::uuid[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+      $12::integer[], $13::integer[])
+  ),
+  acc AS (
+    UPDATE accounts a SET debits_pending = u.dp, debits_posted = u.dpo,
+      credits_pending = u.cp, credits_posted = u.cpo, closed = u.closed
+    FROM unnest($14::uuid[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
+      $19::boolean[]) AS u(id, dp, dpo, cp, cpo, closed)
+    WHERE a.id = u.id
+    RETURNING 1
+  ),
+  pin AS (
+    INSERT INTO pending_transfers (ts, status, expires_at, resolved_at)
+    SELECT * FROM unnest($20::bigint[], $21::smallint[], $22::bigint[], $23::bigint[])
+  ),
+  pup AS (
+    UPDATE pending_transfers p SET status = u.status, resolved_at = u.resolved_at
+    FROM unnest($24::bigint[], $25::smallint[], $26::bigint[]) AS u(ts, status, resolved_at)
+    WHERE p.ts = u.ts AND p.status = 0
+    RETURNING 1
+  )
+SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM pup) AS resolved`;
+
+const INSERT_ACCOUNTS = `INSERT INTO accounts (${ACCOUNT_COLUMNS})
+  SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::integer[], $5::integer[],
+    $6::uuid[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
+    $12::bigint[], $13::boolean[])`;
+
+const PAGE_FORWARD = `SELECT * FROM (
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $4::boolean AND t.debit_account_id = $1::uuid
+      AND t.ts > $2 AND t.ts <= $3 ORDER BY t.ts LIMIT $6)
+    UNION ALL
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $5::boolean AND t.credit_account_id = $1::uuid
+      AND t.ts > $2 AND t.ts <= $3 ORDER BY t.ts LIMIT $6)
+  ) x ORDER BY ts LIMIT $6`;
+const PAGE_BACKWARD = `SELECT * FROM (
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $4::boolean AND t.debit_account_id = $1::uuid
+      AND t.ts >= $2 AND t.ts < $3 ORDER BY t.ts DESC LIMIT $6)
+    UNION ALL
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $5::boolean AND t.credit_account_id = $1::uuid
+      AND t.ts >= $2 AND t.ts < $3 ORDER BY t.ts DESC LIMIT $6)
+  ) x ORDER BY ts DESC LIMIT $6`;
+// Posted: single-phase transfers and posts (not pending, not void). Pending: pending
+// transfers made by then and not yet resolved by then. As in the SQLite store.
+const BALANCE_AT = `SELECT
+  (SELECT coalesce(sum(amount), 0)::bigint FROM transfers WHERE debit_account_id = $1::uuid AND ts <= $2 AND (flags & 10) = 0) AS debits_posted,
+  (SELECT coalesce(sum(amount), 0)::bigint FROM transfers WHERE credit_account_id = $1::uuid AND ts <= $2 AND (flags & 10) = 0) AS credits_posted,
+  (SELECT coalesce(sum(t.amount), 0)::bigint FROM transfers t JOIN pending_transfers p ON p.ts = t.ts
+    WHERE t.debit_account_id = $1::uuid AND t.ts <= $2 AND (p.resolved_at IS NULL OR p.resolved_at > $2)) AS debits_pending,
+  (SELECT coalesce(sum(t.amount), 0)::bigint FROM transfers t JOIN pending_transfers p ON p.ts = t.ts
+    WHERE t.credit_account_id = $1::uuid AND t.ts <= $2 AND (p.resolved_at IS NULL OR p.resolved_at > $2)) AS credits_pending`;
+
+type Row = Record<string, unknown>;
+
+export class PostgresStore implements LedgerStore {
+  readonly kind = 'postgres';
+  readonly pool: pg.Pool;
+  /** host:port/database, for messages (never the password). */
+  readonly target: string;
+  readonly #retryBudget_ms: number;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, target: string, options: PostgresStoreOptions) {
+    this.pool = pool;
+    this.target = target;
+    this.#retryBudget_ms = options.retryBudget_ms ?? 10_000;
+  }
+
+  /**
+   * Connects, checks the server answers, and (unless migrate: false) applies migrations.
+   * Every failure is one LedgerError line naming the server and what failed.
+   */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const target = describeTarget(options.connectionString);
+    const schema = options.schema;
+    if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw new LedgerError(
+        'store_unavailable',
+        `schema must be a lower-case SQL identifier, not ${JSON.stringify(schema)}`,
+      );
+    }
+    const pool = createPool(options.connectionString, {
+      max: options.poolMax ?? 4,
+      connectTimeout_ms: options.connectTimeout_ms ?? 5000,
+      idleTimeout_ms: options.idleTimeout_ms ?? 10_000,
+      applicationName: options.applicationName ?? 'remitnet',
+      schema,
+    });
+    try {
+      await pool.query(schema === undefined ? 'SELECT 1' : `CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new LedgerError('store_unavailable', `PostgreSQL at ${target}: ${explain(error)}`, {
+        cause: error,
+      });
+    }
+    try {
+      if (options.migrate !== false) await migratePostgres(pool);
+      else await checkSchemaVersion(pool);
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      if (error instanceof LedgerError) throw error;
+      throw new LedgerError(
+        'store_unavailable',
+        `PostgreSQL at ${target}: migration failed: ${explain(error)}`,
+        { cause: error },
+      );
+    }
+    return new PostgresStore(pool, target, options);
+  }
+
+  // ---- writes ---------------------------------------------------------------------------
+
+  async createAccounts(
+    events: readonly AccountEvent[],
+    now: bigint,
+  ): Promise<CreateAccountResult[]> {
+    return this.#transaction(async (c) => {
+      const { base } = await begin(c, now, events.length);
+      const ids = uniqueIds(events.map((e) => e.id));
+      const found = await selectAccounts(c, ids);
+      const outcome = executeAccounts({ account: (id) => found.get(id) }, events, base);
+      if (outcome.accounts.length > 0) {
+        const a = outcome.accounts;
+        await c.query(INSERT_ACCOUNTS, [
+          arr(a, (x) => x.timestamp.toString()),
+          arr(a, (x) => hex(x.id)),
+          arr(a, (x) => String(x.ledger)),
+          arr(a, (x) => String(x.code)),
+          arr(a, (x) => String(x.flags)),
+          arr(a, (x) => hexOrNull(x.userData128)),
+          arr(a, (x) => u64ToI64(x.userData64).toString()),
+          arr(a, (x) => String(x.userData32)),
+          arr(a, (x) => x.debitsPending.toString()),
+          arr(a, (x) => x.debitsPosted.toString()),
+          arr(a, (x) => x.creditsPending.toString()),
+          arr(a, (x) => x.creditsPosted.toString()),
+          arr(a, (x) => (x.closed ? 't' : 'f')),
+        ]);
+      }
+      return outcome.results;
+    });
+  }
+
+  async createTransfers(
+    events: readonly TransferEvent[],
+    now: bigint,
+  ): Promise<CreateTransferResult[]> {
+    return this.#transaction(async (c) => {
+      const { base, nextExpiry } = await begin(c, now, events.length);
+      if (nextExpiry !== null && nextExpiry <= base) await sweep(c, base);
+
+      const wanted: bigint[] = [];
+      for (const e of events) {
+        wanted.push(e.id);
+        if (e.pendingId !== 0n) wanted.push(e.pendingId);
+      }
+      const transfers = await selectTransfers(c, uniqueIds(wanted));
+      const accountIds: bigint[] = [];
+      for (const e of events) {
+        if (e.debitAccountId !== 0n) accountIds.push(e.debitAccountId);
+        if (e.creditAccountId !== 0n) accountIds.push(e.creditAccountId);
+      }
+      for (const t of transfers.values()) {
+        if ((t.flags & TransferFlags.pending) !== 0) {
+          accountIds.push(t.debitAccountId, t.creditAccountId);
+        }
+      }
+      const accounts = await selectAccounts(c, uniqueIds(accountIds));
+      const view: LedgerView = {
+        account: (id) => accounts.get(id),
+        transfer: (id) => transfers.get(id),
+        existing: (id) => transfers.get(id),
+      };
+      const outcome = executeTransfers(view, events, base);
+      await persist(c, outcome);
+      return outcome.results;
+    });
+  }
+
+  async expirePending(now: bigint): Promise<number> {
+    return this.#transaction(async (c) => {
+      await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+      // The writer lock, without taking timestamps: expiry adds no rows of its own.
+      await c.query('SELECT last_ts FROM ledger_clock WHERE id = 1 FOR UPDATE');
+      return sweep(c, now);
+    });
+  }
+
+  async nextExpiry(): Promise<bigint | null> {
+    const r = await this.#read((c) => c.query(PENDING_MIN));
+    return (r.rows[0]?.min as bigint | null) ?? null;
+  }
+
+  /**
+   * Runs fn (which must BEGIN) in a transaction and COMMITs, retrying conflicts and lost
+   * connections as described in the header. fn must be safe to run again.
+   */
+  async #transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    const deadline = Date.now() + this.#retryBudget_ms;
+    let outcomeUnknown = false;
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient | undefined;
+      let broken = false;
+      let committing = false;
+      try {
+        client = await this.pool.connect();
+        const value = await fn(client);
+        committing = true;
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        const lost = isConnectionLoss(error);
+        if (client === undefined && !lost) {
+          // Could not connect for a reason retrying will not fix (authentication, no such
+          // database): one clear line.
+          throw new LedgerError(
+            'store_unavailable',
+            `PostgreSQL at ${this.target}: ${explain(error)}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        if (lost) {
+          broken = true;
+          if (committing) outcomeUnknown = true;
+        } else {
+          await client!.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+        }
+        const code = sqlState(error);
+        const conflict = code !== undefined && CONFLICT_CODES.has(code);
+        if (lost && !this.#closed && Date.now() < deadline) {
+          await sleep_ms(Math.min(500, 20 * attempt));
+          continue;
+        }
+        if (conflict && attempt < MAX_CONFLICT_ATTEMPTS) {
+          await sleep_ms(Math.random() * Math.min(50, 2 ** attempt));
+          continue;
+        }
+        if (lost) {
+          const unknown = outcomeUnknown
+            ? '; the connection was lost during COMMIT, so the last batch may have been applied: resubmit it with the same ids'
+            : '';
+          throw new LedgerError(
+            'store_unavailable',
+            `PostgreSQL at ${this.target}: ${explain(error)}${unknown}`,
+            { cause: error },
+          );
+        }
+        throw error;
+      } finally {
+        client?.release(broken ? true : undefined);
+      }
+    }
+  }
+
+  /** A read on any pooled connection, retried once after a lost connection. */
+  async #read<T>(fn: (c: pg.Pool) => Promise<T>): Promise<T> {
+    this.#checkOpen();
+    try {
+      return await fn(this.pool);
+    } catch (error) {
+      if (!isConnectionLoss(error)) throw error;
+      try {
+        return await fn(this.pool);
+      } catch (again) {
+        if (!isConnectionLoss(again)) throw again;
+        throw new LedgerError(
+          'store_unavailable',
+          `PostgreSQL at ${this.target}: ${explain(again)}`,
+          {
+            cause: again,
+          },
+        );
+      }
+    }
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new LedgerError('store_unavailable', 'the PostgreSQL store is closed');
+  }
+
+  // ---- reads ----------------------------------------------------------------------------
+
+  async lookupAccounts(ids: readonly bigint[]): Promise<Account[]> {
+    if (ids.length === 0) return [];
+    const found = await this.#read((c) => selectAccounts(c, uniqueIds(ids)));
+    const out: Account[] = [];
+    for (const id of ids) {
+      const a = found.get(id);
+      if (a !== undefined) out.push(a);
+    }
+    return out;
+  }
+
+  async lookupTransfers(ids: readonly bigint[]): Promise<Transfer[]> {
+    if (ids.length === 0) return [];
+    const found = await this.#read((c) => selectTransfers(c, uniqueIds(ids)));
+    const out: Transfer[] = [];
+    for (const id of ids) {
+      const t = found.get(id);
+      if (t !== undefined) out.push(stripPendingState(t));
+    }
+    return out;
+  }
+
+  async lookupPending(ids: readonly bigint[]): Promise<Map<bigint, PendingState>> {
+    const out = new Map<bigint, PendingState>();
+    if (ids.length === 0) return out;
+    const found = await this.#read((c) => selectTransfers(c, uniqueIds(ids)));
+    for (const id of ids) {
+      const t = found.get(id);
+      if (t?.pending !== undefined) out.set(id, t.pending);
+    }
+    return out;
+  }
+
+  async getAccountTransfers(filter: AccountTransfersFilter): Promise<TransferPage> {
+    const side = filter.side ?? 'both';
+    let lo = filter.timestampMin ?? 0n;
+    let hi = filter.timestampMax ?? MAX_I64;
+    const reversed = filter.reversed === true;
+    if (filter.cursor !== undefined) {
+      const at = decodeCursor(filter.cursor);
+      if (at > MAX_I64) throw new LedgerError('cursor_invalid');
+      if (reversed) hi = at;
+      else lo = at;
+    } else if (reversed) {
+      hi = hi >= MAX_I64 ? MAX_I64 : hi + 1n; // backward pages take ts < hi
+    } else {
+      lo = lo - 1n; // forward pages take ts > lo
+    }
+    if (hi > MAX_I64) hi = MAX_I64;
+    const r = await this.#read((c) =>
+      c.query(reversed ? PAGE_BACKWARD : PAGE_FORWARD, [
+        hex(filter.accountId),
+        lo.toString(),
+        hi.toString(),
+        side !== 'credits',
+        side !== 'debits',
+        filter.limit + 1,
+      ]),
+    );
+    const rows = r.rows as Row[];
+    const more = rows.length > filter.limit;
+    const transfers = rows.slice(0, filter.limit).map(rowToTransfer);
+    const last = transfers[transfers.length - 1];
+    return more && last !== undefined
+      ? { transfers, nextCursor: encodeCursor(last.timestamp) }
+      : { transfers };
+  }
+
+  async getAccountBalanceAt(
+    accountId: bigint,
+    timestamp: bigint,
+  ): Promise<AccountBalance | undefined> {
+    const found = await this.#read((c) => selectAccounts(c, [accountId]));
+    if (!found.has(accountId)) return undefined;
+    const at = timestamp > MAX_I64 ? MAX_I64 : timestamp;
+    const r = await this.#read((c) => c.query(BALANCE_AT, [hex(accountId), at.toString()]));
+    const row = r.rows[0] as Row;
+    return {
+      accountId,
+      debitsPending: row.debits_pending as bigint,
+      debitsPosted: row.debits_posted as bigint,
+      creditsPending: row.credits_pending as bigint,
+      creditsPosted: row.credits_posted as bigint,
+      timestamp,
+    };
+  }
+
+  async scanAccounts(afterTimestamp: bigint, limit: number): Promise<Account[]> {
+    const r = await this.#read((c) =>
+      c.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ts > $1 ORDER BY ts LIMIT $2`, [
+        afterTimestamp.toString(),
+        limit,
+      ]),
+    );
+    return (r.rows as Row[]).map(rowToAccount);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.pool.end();
+  }
+}
+
+// ---- the batch, step by step -----------------------------------------------------------
+
+/**
+ * BEGIN and take `n` timestamps: base = max(now, last + 1), as the store contract says.
+ * `now` and `n` are bigints/whole numbers made here, inlined so that BEGIN and the clock
+ * update go in one message (the simple protocol takes several statements, not parameters).
+ */
+async function begin(
+  c: pg.PoolClient,
+  now: bigint,
+  n: number,
+): Promise<{ base: bigint; nextExpiry: bigint | null }> {
+  if (typeof now !== 'bigint' || !Number.isInteger(n) || n < 0) {
+    throw new Error(
+      `invariant: begin() needs a bigint clock and a whole batch size (got ${typeof now} ${String(now)}, ${n})`,
+    );
+  }
+  const count = BigInt(n);
+  // An empty batch takes the lock (and sweeps) without moving the clock, as on SQLite.
+  const next = n === 0 ? 'last_ts' : `GREATEST(last_ts + ${count}, ${now + count - 1n})`;
+  const results = (await c.query(
+    `BEGIN ISOLATION LEVEL READ COMMITTED;
+     UPDATE ledger_clock SET last_ts = ${next}
+       WHERE id = 1 RETURNING last_ts, (${PENDING_MIN}) AS next_expiry`,
+  )) as unknown as pg.QueryResult[];
+  const row = results[1]?.rows[0] as Row | undefined;
+  if (row === undefined) throw new Error('invariant: ledger_clock has no row (schema damaged?)');
+  const last = row.last_ts as bigint;
+  const base = n === 0 ? (now > last ? now : last + 1n) : last - count + 1n;
+  return { base, nextExpiry: (row.next_expiry as bigint | null) ?? null };
+}
+
+/** Expires everything due at `now` (the writer lock is held); returns how many. */
+async function sweep(c: pg.PoolClient, now: bigint): Promise<number> {
+  let count = 0;
+  for (;;) {
+    const r = await c.query(SELECT_DUE, [now.toString(), BATCH_MAX]);
+    const due = (r.rows as Row[]).map(rowToStoredTransfer);
+    if (due.length === 0) break;
+    const ids: bigint[] = [];
+    for (const p of due) ids.push(p.debitAccountId, p.creditAccountId);
+    const accounts = await selectAccounts(c, uniqueIds(ids));
+    const writes = executeExpiry({ account: (id) => accounts.get(id) }, due, now);
+    await persist(c, writes);
+    count += due.length;
+    if (due.length < BATCH_MAX) break;
+  }
+  return count;
+}
+
+async function selectTransfers(
+  c: pg.Pool | pg.PoolClient,
+  ids: readonly bigint[],
+): Promise<Map<bigint, StoredTransfer>> {
+  const out = new Map<bigint, StoredTransfer>();
+  if (ids.length === 0) return out;
+  const r = await c.query(SELECT_TRANSFERS, [arr(ids, hex)]);
+  for (const row of r.rows as Row[]) {
+    const t = rowToStoredTransfer(row);
+    out.set(t.id, t);
+  }
+  return out;
+}
+
+async function selectAccounts(
+  c: pg.Pool | pg.PoolClient,
+  ids: readonly bigint[],
+): Promise<Map<bigint, Account>> {
+  const out = new Map<bigint, Account>();
+  if (ids.length === 0) return out;
+  const r = await c.query(SELECT_ACCOUNTS, [arr(ids, hex)]);
+  for (const row of r.rows as Row[]) {
+    const a = rowToAccount(row);
+    out.set(a.id, a);
+  }
+  return out;
+}
+
+/** Writes a batch's outcome in one statement, and checks every row it meant to change. */
+async function persist(c: pg.PoolClient, w: LedgerWrites): Promise<void> {
+  if (
+    w.transfers.length === 0 &&
+    w.accounts.length === 0 &&
+    w.pendingCreated.length === 0 &&
+    w.pendingResolved.length === 0
+  ) {
+    return;
+  }
+  // A pending transfer made and resolved in the same batch is inserted in its final state
+  // (the statement's parts share one snapshot, so the UPDATE could not see the INSERT).
+  const resolvedNow = new Map<bigint, (typeof w.pendingResolved)[number]>();
+  const resolveStored: (typeof w.pendingResolved)[number][] = [];
+  const created = new Set<bigint>();
+  for (const p of w.pendingCreated) created.add(p.timestamp);
+  for (const p of w.pendingResolved) {
+    if (created.has(p.timestamp)) resolvedNow.set(p.timestamp, p);
+    else resolveStored.push(p);
+  }
+  for (const a of w.accounts) assertBalances(a);
+  const t = w.transfers;
+  const a = w.accounts;
+  const pc = w.pendingCreated;
+  const r = await c.query(PERSIST, [
+    arr(t, (x) => x.timestamp.toString()),
+    arr(t, (x) => hex(x.id)),
+    arr(t, (x) => hex(x.debitAccountId)),
+    arr(t, (x) => hex(x.creditAccountId)),
+    arr(t, (x) => x.amount.toString()),
+    arr(t, (x) => hexOrNull(x.pendingId)),
+    arr(t, (x) => hexOrNull(x.userData128)),
+    arr(t, (x) => u64ToI64(x.userData64).toString()),
+    arr(t, (x) => String(x.userData32)),
+    arr(t, (x) => String(x.timeout)),
+    arr(t, (x) => String(x.ledger)),
+    arr(t, (x) => String(x.code)),
+    arr(t, (x) => String(x.flags)),
+    arr(a, (x) => hex(x.id)),
+    arr(a, (x) => x.debitsPending.toString()),
+    arr(a, (x) => x.debitsPosted.toString()),
+    arr(a, (x) => x.creditsPending.toString()),
+    arr(a, (x) => x.creditsPosted.toString()),
+    arr(a, (x) => (x.closed ? 't' : 'f')),
+    arr(pc, (x) => x.timestamp.toString()),
+    arr(pc, (x) => {
+      const done = resolvedNow.get(x.timestamp);
+      return String(done === undefined ? 0 : PENDING_STATUS_CODES[done.status]);
+    }),
+    arr(pc, (x) => (x.expiresAt === null ? 'NULL' : x.expiresAt.toString())),
+    arr(pc, (x) => {
+      const done = resolvedNow.get(x.timestamp);
+      return done === undefined ? 'NULL' : done.resolvedAt.toString();
+    }),
+    arr(resolveStored, (x) => x.timestamp.toString()),
+    arr(resolveStored, (x) => String(PENDING_STATUS_CODES[x.status])),
+    arr(resolveStored, (x) => x.resolvedAt.toString()),
+  ]);
+  const counts = r.rows[0] as Row;
+  if (Number(counts.accounts) !== a.length) {
+    throw new Error(`invariant: updated ${String(counts.accounts)} of ${a.length} accounts`);
+  }
+  if (Number(counts.resolved) !== resolveStored.length) {
+    throw new Error(
+      `invariant: resolved ${String(counts.resolved)} of ${resolveStored.length} pending transfers`,
+    );
+  }
+}
+
+// ---- migrations --------------------------------------------------------------------------
+
+/** Applies the PostgreSQL migrations; exported for `remitnet migrate`. */
+export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
+  return runMigrations(
+    {
+      appliedVersions: async () => {
+        await createMigrationsTable(pool);
+        const r = await pool.query('SELECT version FROM remitnet_migrations');
+        return (r.rows as Row[]).map((row) => Number(row.version));
+      },
+      apply: async (m) => {
+        const c = await pool.connect();
+        try {
+          await c.query('BEGIN');
+          // Several processes may open the same database at once: one migrates, the
+          // others wait here and then find the version recorded. (A table lock, not an
+          // advisory lock, so Postgres-compatible databases without them can follow.)
+          await c.query('LOCK TABLE remitnet_migrations IN SHARE ROW EXCLUSIVE MODE');
+          const done = await c.query('SELECT 1 FROM remitnet_migrations WHERE version = $1', [
+            m.version,
+          ]);
+          if (done.rows.length === 0) {
+            for (const s of m.statements) await c.query(s);
+            await c.query(
+              'INSERT INTO remitnet_migrations (version, name, applied_at) VALUES ($1, $2, $3)',
+              [m.version, m.name, new Date().toISOString()],
+            );
+          }
+          await c.query('COMMIT');
+        } catch (error) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        } finally {
+          c.release();
+        }
+      },
+    },
+    POSTGRES_MIGRATIONS,
+  );
+}
+
+async function createMigrationsTable(pool: pg.Pool): Promise<void> {
+  const sql =
+    'CREATE TABLE IF NOT EXISTS remitnet_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)';
+  try {
+    await pool.query(sql);
+  } catch (error) {
+    // Two processes creating it at once: one wins, the other sees a duplicate; try again.
+    const code = sqlState(error);
+    if (code !== '23505' && code !== '42P07') throw error;
+    await pool.query(sql);
+  }
+}
+
+/** For migrate: false: refuse a schema newer than this build, or one never migrated. */
+async function checkSchemaVersion(pool: pg.Pool): Promise<void> {
+  const r = await pool.query(`SELECT coalesce(max(version), 0) AS v FROM remitnet_migrations`);
+  const v = Number((r.rows[0] as Row).v);
+  if (v > POSTGRES_MIGRATIONS.length) {
+    throw new LedgerError(
+      'store_schema_newer',
+      `the database is at schema version ${v}, this remitnet knows up to ${POSTGRES_MIGRATIONS.length}`,
+    );
+  }
+}
+
+// ---- connections and errors --------------------------------------------------------------
+
+interface PoolSettings {
+  readonly max: number;
+  readonly connectTimeout_ms: number;
+  readonly idleTimeout_ms?: number;
+  readonly applicationName: string;
+  /** Sets search_path on every connection (a checked identifier). */
+  readonly schema?: string | undefined;
+}
+
+/** A pool with this store's type parsers; idle-connection errors are absorbed, not thrown. */
+export function createPool(connectionString: string, s: PoolSettings): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: s.max,
+    connectionTimeoutMillis: s.connectTimeout_ms,
+    idleTimeoutMillis: s.idleTimeout_ms ?? 10_000,
+    application_name: s.applicationName,
+    types: TYPES,
+    keepAlive: true,
+    ...(s.schema === undefined ? {} : { options: `-c search_path=${s.schema}` }),
+  });
+  // An idle connection that dies (server restart, failover) is dropped by the pool; the
+  // next query opens a new one. Without a listener the error would crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** host:port/database from a connection string; a string that is not one is refused here. */
+export function describeTarget(connectionString: string): string {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new LedgerError(
+      'store_unavailable',
+      'DATABASE_URL is not a URL; expected postgres://user@host:port/database',
+    );
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new LedgerError(
+      'store_unavailable',
+      `DATABASE_URL must start with postgres:// (got ${url.protocol}//)`,
+    );
+  }
+  const host = url.hostname === '' ? 'localhost' : url.hostname;
+  const port = url.port === '' ? '5432' : url.port;
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || '(default database)';
+  return `${host}:${port}/${database}`;
+}
+
+function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+export function isConnectionLoss(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code)) return true;
+    // 08xxx connection exceptions; 57P01-03 admin/crash shutdown, cannot connect now.
+    if (/^08[0-9A-Z]{3}$/.test(code) || code === '57P01' || code === '57P02' || code === '57P03')
+      return true;
+  }
+  const message = (error as { message?: unknown }).message;
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection timeout|not queryable|timeout exceeded when trying to connect|Client was closed/i.test(
+      message,
+    )
+  );
+}
+
+/** One short phrase for what failed, without a stack or a password. */
+export function explain(error: unknown): string {
+  const e = error as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message.split('\n')[0]! : String(error);
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused (is the server running, and on this port?)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name not found';
+    case 'ETIMEDOUT':
+      return 'connection timed out';
+    case 'ECONNRESET':
+      return 'connection reset by the server';
+    case '28P01':
+    case '28000':
+      return `authentication failed: ${message}`;
+    case '3D000':
+      return message; // database "…" does not exist
+    default:
+      if (/timeout exceeded when trying to connect/i.test(message)) {
+        return 'connection timed out';
+      }
+      return code !== undefined && sqlState(error) !== undefined
+        ? `${message} (SQLSTATE ${code})`
+        : message;
+  }
+}
+
+// ---- values ------------------------------------------------------------------------------
+
+function hex(v: bigint): string {
+  return v.toString(16).padStart(32, '0');
+}
+
+function hexOrNull(v: bigint): string {
+  return v === 0n ? 'NULL' : hex(v);
+}
+
+/**
+ * A PostgreSQL array literal. Every element made here is digits, hex, t/f or NULL, none of
+ * which needs quoting; building the text ourselves is much cheaper than pg's serializer.
+ */
+function arr<T>(items: readonly T[], f: (x: T) => string): string {
+  const parts = new Array<string>(items.length);
+  for (let i = 0; i < items.length; i++) parts[i] = f(items[i]!);
+  return '{' + parts.join(',') + '}';
+}
+
+function uniqueIds(ids: readonly bigint[]): bigint[] {
+  return [...new Set(ids)];
+}
+
+function sleep_ms(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function assertBalances(a: Account): void {
+  if (
+    a.debitsPending < 0n ||
+    a.debitsPosted < 0n ||
+    a.creditsPending < 0n ||
+    a.creditsPosted < 0n
+  ) {
+    throw new Error(`invariant: account ${a.id} would have a negative balance`);
+  }
+}
+
+function rowToAccount(r: Row): Account {
+  return {
+    id: r.id as bigint,
+    ledger: Number(r.ledger),
+    code: Number(r.code),
+    flags: Number(r.flags),
+    userData128: (r.user_data_128 as bigint | null) ?? 0n,
+    userData64: i64ToU64(r.user_data_64 as bigint),
+    userData32: Number(r.user_data_32),
+    debitsPending: r.debits_pending as bigint,
+    debitsPosted: r.debits_posted as bigint,
+    creditsPending: r.credits_pending as bigint,
+    creditsPosted: r.credits_posted as bigint,
+    closed: r.closed === true,
+    timestamp: r.ts as bigint,
+  };
+}
+
+function rowToTransfer(r: Row): Transfer {
+  return {
+    id: r.id as bigint,
+    debitAccountId: r.debit_account_id as bigint,
+    creditAccountId: r.credit_account_id as bigint,
+    amount: r.amount as bigint,
+    pendingId: (r.pending_id as bigint | null) ?? 0n,
+    userData128: (r.user_data_128 as bigint | null) ?? 0n,
+    userData64: i64ToU64(r.user_data_64 as bigint),
+    userData32: Number(r.user_data_32),
+    timeout: Number(r.timeout),
+    ledger: Number(r.ledger),
+    code: Number(r.code),
+    flags: Number(r.flags),
+    timestamp: r.ts as bigint,
+  };
+}
+
+function rowToStoredTransfer(r: Row): StoredTransfer {
+  const t = rowToTransfer(r);
+  if ((t.flags & TransferFlags.pending) === 0 || r.status === null || r.status === undefined)
+    return t;
+  return {
+    ...t,
+    pending: {
+      status: pendingStatusFromCode(Number(r.status)),
+      expiresAt: (r.expires_at as bigint | null) ?? null,
+      resolvedAt: (r.resolved_at as bigint | null) ?? null,
+    },
+  };
+}
+
+function stripPendingState(t: StoredTransfer): Transfer {
+  if (t.pending === undefined) return t;
+  const { pending: _omit, ...rest } = t;
+  return rest;
+}
