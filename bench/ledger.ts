@@ -257,7 +257,10 @@ function fail(message: string): never {
 }
 
 function fmt(n: number, digits = 0): string {
-  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return n.toLocaleString('en-US', {
+    maximumFractionDigits: digits,
+    minimumFractionDigits: digits,
+  });
 }
 
 async function main(): Promise<void> {
@@ -315,13 +318,19 @@ async function main(): Promise<void> {
       );
     }
     if (!Number.isNaN(limit)) {
-      console.log(`store limit: ${fmt(limit)} rows/s (plain multi-row INSERT, ${opts.batch} rows a commit)`);
+      console.log(
+        `store limit: ${fmt(limit)} rows/s (plain multi-row INSERT, ${opts.batch} rows a commit)`,
+      );
       if (main !== undefined) console.log(`ratio: ${fmt(main.perS / limit, 3)}`);
     }
     if (!Number.isNaN(randomSeconds)) {
-      console.log(`random ids: ${fmt(opts.randomCheck)} transfers correct (${fmt(randomSeconds, 2)} s, untimed)`);
+      console.log(
+        `random ids: ${fmt(opts.randomCheck)} transfers correct (${fmt(randomSeconds, 2)} s, untimed)`,
+      );
     }
-    console.log('invariants: ok (sum of debits == sum of credits == amounts made, per-account balances, transfer counts)');
+    console.log(
+      'invariants: ok (sum of debits == sum of credits == amounts made, per-account balances, transfer counts)',
+    );
 
     const round = (n: number | undefined, d = 0) =>
       n === undefined || Number.isNaN(n) ? null : Math.round(n * 10 ** d) / 10 ** d;
