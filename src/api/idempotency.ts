@@ -1,0 +1,133 @@
+/**
+ * Idempotency-Key records: a retried POST gets the original answer, not a second effect.
+ *
+ * Owns: remembering, per API key and Idempotency-Key, the request's hash and the response
+ * it got; deciding whether a request is new, a replay, a misuse (same key, other body) or
+ * a duplicate racing the original. Never: remembering a rejected request. Only successful
+ * (2xx) responses are stored, because a rejected request changed nothing, so running it
+ * again is safe and a client may fix its cause and retry with the same key.
+ *
+ * Concurrency: duplicates racing inside this process wait for the original and replay its
+ * answer. A record is written through the SQL client's group commit, before the response
+ * is sent, so a replay after a crash still finds every answer that was given.
+ */
+import { createHash } from 'node:crypto';
+import type { SqlClient } from '../stores/sql.ts';
+
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+export interface StoredResponse {
+  readonly status: number;
+  readonly contentType: string;
+  readonly body: string;
+}
+
+export type Begin =
+  | { readonly kind: 'new'; readonly finish: (response: StoredResponse | null) => Promise<void> }
+  | { readonly kind: 'replay'; readonly response: StoredResponse }
+  | { readonly kind: 'mismatch' };
+
+interface InFlight {
+  readonly hash: string;
+  readonly done: Promise<void>;
+}
+
+/** Canonical JSON: object keys sorted, so key order does not change a request's hash. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const keys = Object.keys(value as Record<string, unknown>).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
+
+export function requestHash(method: string, path: string, body: unknown): string {
+  return createHash('sha256')
+    .update(method)
+    .update('\n')
+    .update(path)
+    .update('\n')
+    .update(canonical(body ?? null))
+    .digest('hex');
+}
+
+export class IdempotencyStore {
+  readonly #sql: SqlClient;
+  readonly #inFlight = new Map<string, InFlight>();
+  /** Most duplicates one request waits through before giving up with in_flight. */
+  static readonly WAIT_ROUNDS_MAX = 3;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  /**
+   * Starts a request. 'new' means the caller runs it and then must call finish() with the
+   * response to keep (2xx) or null (anything else), exactly once.
+   */
+  async begin(keyId: string, idemKey: string, hash: string): Promise<Begin | 'in_flight'> {
+    const scope = `${keyId}\n${idemKey}`;
+    for (let round = 0; round < IdempotencyStore.WAIT_ROUNDS_MAX; round++) {
+      const flying = this.#inFlight.get(scope);
+      if (flying !== undefined) {
+        if (flying.hash !== hash) return { kind: 'mismatch' };
+        await flying.done;
+        continue;
+      }
+      const rows = await this.#sql.query<{
+        request_hash: string;
+        status: bigint | number;
+        content_type: string;
+        body: string;
+      }>(
+        'SELECT request_hash, status, content_type, body FROM api_idempotency WHERE key_id = $1 AND idem_key = $2',
+        [keyId, idemKey],
+      );
+      // Another request may have claimed the key while we read; look again.
+      if (this.#inFlight.has(scope)) continue;
+      const row = rows[0];
+      if (row !== undefined) {
+        if (row.request_hash !== hash) return { kind: 'mismatch' };
+        return {
+          kind: 'replay',
+          response: { status: Number(row.status), contentType: row.content_type, body: row.body },
+        };
+      }
+      let release!: () => void;
+      const done = new Promise<void>((r) => (release = r));
+      this.#inFlight.set(scope, { hash, done });
+      let finished = false;
+      const finish = async (response: StoredResponse | null): Promise<void> => {
+        if (finished) return;
+        finished = true;
+        try {
+          if (response !== null && response.status >= 200 && response.status < 300) {
+            await this.#sql.transaction((tx) =>
+              tx.execute(
+                'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+                [
+                  keyId,
+                  idemKey,
+                  hash,
+                  response.status,
+                  response.contentType,
+                  response.body,
+                  new Date().toISOString(),
+                ],
+              ),
+            );
+          }
+        } finally {
+          this.#inFlight.delete(scope);
+          release();
+        }
+      };
+      return { kind: 'new', finish };
+    }
+    return 'in_flight';
+  }
+
+  /** Requests currently running under a key (for graceful shutdown and tests). */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * How routes are declared: every route states who may call it and whether it needs an
+ * Idempotency-Key, next to its schema. The declarations are also a table the role-matrix
+ * test walks, so no route can be added without saying who may use it.
+ */
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  FastifySchema,
+  RouteGenericInterface,
+} from 'fastify';
+import type { Principal, Role } from './keys.ts';
+import { ApiError } from './problem.ts';
+
+/**
+ * Who may call a route. 'public': anyone, no key. Otherwise the roles allowed; an agent
+ * allowed on a route still sees only its own things (the handler scopes or answers 404).
+ */
+export type Access = 'public' | readonly Role[];
+
+export const READERS: readonly Role[] = ['operator', 'agent', 'auditor'];
+export const OPERATOR: readonly Role[] = ['operator'];
+export const OVERSIGHT: readonly Role[] = ['operator', 'auditor'];
+export const ACTORS: readonly Role[] = ['operator', 'agent'];
+
+export interface RouteInfo {
+  readonly method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
+  readonly url: string;
+  readonly access: Access;
+  readonly idempotent: boolean;
+  readonly summary: string;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    principal: Principal | null;
+  }
+}
+
+export interface RouteSpec<G extends RouteGenericInterface> {
+  readonly method: RouteInfo['method'];
+  readonly url: string;
+  readonly access: Access;
+  /** Require an Idempotency-Key and replay answers (every POST that creates or moves). */
+  readonly idempotent?: boolean;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tags: readonly string[];
+  readonly schema: Omit<FastifySchema, 'summary' | 'tags'>;
+  readonly status?: number;
+  readonly handler: (request: FastifyRequest<G>, reply: FastifyReply) => Promise<unknown>;
+}
+
+const TABLE = Symbol.for('remitnet.routeTable');
+
+/** Registers a route and records its access in the app's route table. */
+export function defineRoute<G extends RouteGenericInterface>(
+  app: FastifyInstance,
+  spec: RouteSpec<G>,
+): void {
+  const table = routeTable(app);
+  table.push({
+    method: spec.method,
+    url: spec.url,
+    access: spec.access,
+    idempotent: spec.idempotent ?? false,
+    summary: spec.summary,
+  });
+  const status = spec.status ?? 200;
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    config: { access: spec.access, idempotent: spec.idempotent ?? false },
+    schema: {
+      ...spec.schema,
+      summary: spec.summary,
+      ...(spec.description === undefined ? {} : { description: spec.description }),
+      tags: [...spec.tags],
+      ...(spec.access === 'public' ? { security: [] } : {}),
+      ...(spec.idempotent === true
+        ? {
+            headers: {
+              type: 'object',
+              properties: {
+                'idempotency-key': {
+                  type: 'string',
+                  minLength: 1,
+                  maxLength: 255,
+                  description:
+                    'Required. A unique key per intended operation; a retry with the same key and body returns the original answer',
+                },
+              },
+              required: ['idempotency-key'],
+            },
+          }
+        : {}),
+    },
+    handler: async (request, reply) => {
+      const result = await spec.handler(request as unknown as FastifyRequest<G>, reply);
+      if (reply.sent) return reply;
+      reply.code(status);
+      return result;
+    },
+  });
+}
+
+export function routeTable(app: FastifyInstance): RouteInfo[] {
+  const holder = app as unknown as { [TABLE]?: RouteInfo[] };
+  holder[TABLE] ??= [];
+  return holder[TABLE];
+}
+
+/** The principal of a request that passed authentication (never null on a keyed route). */
+export function principalOf(request: FastifyRequest): Principal {
+  const p = request.principal;
+  if (p === null) throw new ApiError('unauthenticated');
+  return p;
+}
+
+/** For an agent: its own agent id. For operator and auditor: null (sees every agent). */
+export function agentScope(request: FastifyRequest): string | null {
+  const p = principalOf(request);
+  return p.role === 'agent' ? p.agentId : null;
+}

@@ -1,0 +1,211 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccountFlags, newId, TransferFlags } from '../../src/ledger/index.ts';
+import { currency } from '../../src/money/index.ts';
+import { idToHex } from '../../src/ledger/ids.ts';
+import { testApi, type TestApi } from './support.ts';
+
+let t: TestApi;
+const cny = currency('CNY').numeric;
+const [a1, a2] = [newId(), newId()];
+
+beforeAll(async () => {
+  t = await testApi({
+    accountOwner: async (account) => (account.id === a1 ? 'aa'.repeat(16) : null),
+  });
+  await t.ledger.createAccounts([
+    { id: a1, ledger: cny, code: 1 },
+    { id: a2, ledger: cny, code: 2, flags: AccountFlags.debitsMustNotExceedCredits },
+  ]);
+  for (let i = 0; i < 5; i++) {
+    await t.ledger.createTransfers([
+      { id: newId(), debitAccountId: a1, creditAccountId: a2, amount: 1250n, ledger: cny, code: 7 },
+    ]);
+  }
+  await t.ledger.createTransfers([
+    {
+      id: newId(),
+      debitAccountId: a1,
+      creditAccountId: a2,
+      amount: 99n,
+      ledger: cny,
+      code: 7,
+      flags: TransferFlags.pending,
+      timeout: 3600,
+    },
+  ]);
+});
+afterAll(() => t.close());
+
+describe('operations', () => {
+  it('answers healthz, readyz and metrics without a key', async () => {
+    expect((await t.call(null, 'GET', '/healthz')).json()).toEqual({ status: 'ok' });
+    expect((await t.call(null, 'GET', '/readyz')).json()).toEqual({ status: 'ready' });
+    const m = await t.call(null, 'GET', '/metrics');
+    expect(m.statusCode).toBe(200);
+    expect(m.headers['content-type']).toMatch(/^text\/plain/);
+    expect(m.body).toContain('remitnet_http_requests_total{');
+  });
+
+  it('serves an OpenAPI 3.1 document and docs', async () => {
+    const doc = (await t.call(null, 'GET', '/openapi.json')).json();
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/v1/ledger/accounts/{id}/transfers');
+    expect(doc.components.schemas.Money).toBeDefined();
+    const docs = await t.call(null, 'GET', '/docs/');
+    expect(docs.statusCode).toBe(200);
+    expect(docs.body).toContain('swagger');
+  });
+
+  it('returns a request id and honours a sane given one', async () => {
+    const r = await t.call(null, 'GET', '/healthz', undefined, { 'x-request-id': 'abc-123' });
+    expect(r.headers['x-request-id']).toBe('abc-123');
+    const r2 = await t.call(null, 'GET', '/healthz', undefined, { 'x-request-id': 'bad id\u0001' });
+    expect(r2.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('errors', () => {
+  it('answers unknown routes with problem+json', async () => {
+    const r = await t.call('operator', 'GET', '/v1/nope');
+    expect(r.statusCode).toBe(404);
+    expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(r.json()).toMatchObject({ code: 'route_not_found', status: 404 });
+  });
+
+  it('refuses missing and unknown keys', async () => {
+    const r = await t.call(null, 'GET', '/v1/me');
+    expect(r.statusCode).toBe(401);
+    expect(r.json().code).toBe('unauthenticated');
+    const r2 = await t.app.inject({
+      method: 'GET',
+      url: '/v1/me',
+      headers: { authorization: 'Bearer rnk_' + 'x'.repeat(43) },
+    });
+    expect(r2.statusCode).toBe(401);
+  });
+
+  it('validation errors name the field', async () => {
+    const r = await t.call('operator', 'POST', '/v1/keys', { role: 'operator', extra: 1 });
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ code: 'invalid_request' });
+    expect(r.json().detail).toContain('extra');
+  });
+});
+
+describe('ledger', () => {
+  it('shows an account with decimal-string balances', async () => {
+    const r = await t.call('auditor', 'GET', `/v1/ledger/accounts/${idToHex(a1)}`);
+    expect(r.statusCode).toBe(200);
+    const body = r.json();
+    expect(body.debits_posted).toEqual({ amount: '62.50', currency: 'CNY' });
+    expect(body.debits_pending).toEqual({ amount: '0.99', currency: 'CNY' });
+    expect(body.net_posted).toEqual({ amount: '-62.50', currency: 'CNY' });
+    expect(body.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/);
+  });
+
+  it('pages through transfers with a cursor', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 10; i++) {
+      const q: string = cursor === null ? '' : `&cursor=${cursor}`;
+      const r = await t.call(
+        'operator',
+        'GET',
+        `/v1/ledger/accounts/${idToHex(a1)}/transfers?limit=4${q}`,
+      );
+      expect(r.statusCode).toBe(200);
+      const page = r.json();
+      seen.push(...page.items.map((x: { id: string }) => x.id));
+      cursor = page.next_cursor;
+      if (cursor === null) break;
+    }
+    expect(seen).toHaveLength(6);
+    expect(new Set(seen).size).toBe(6);
+  });
+
+  it('gives balances as of a past time', async () => {
+    const r = await t.call(
+      'operator',
+      'GET',
+      `/v1/ledger/accounts/${idToHex(a1)}/balance?at=2000-01-01T00:00:00Z`,
+    );
+    expect(r.statusCode).toBe(200);
+    expect(r.json().debits_posted).toEqual({ amount: '0.00', currency: 'CNY' });
+    const bad = await t.call(
+      'operator',
+      'GET',
+      `/v1/ledger/accounts/${idToHex(a1)}/balance?at=yesterday`,
+    );
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('lets an agent see only its own accounts', async () => {
+    expect((await t.call('agentA', 'GET', `/v1/ledger/accounts/${idToHex(a1)}`)).statusCode).toBe(
+      200,
+    );
+    expect((await t.call('agentA', 'GET', `/v1/ledger/accounts/${idToHex(a2)}`)).statusCode).toBe(
+      404,
+    );
+    expect((await t.call('agentB', 'GET', `/v1/ledger/accounts/${idToHex(a1)}`)).statusCode).toBe(
+      404,
+    );
+    expect((await t.call('agentA', 'GET', '/v1/ledger/accounts')).statusCode).toBe(403);
+  });
+});
+
+describe('keys and idempotency', () => {
+  it('creates a key once, replays with the same key and refuses a different body', async () => {
+    const h = { 'idempotency-key': 'k-1' };
+    const r1 = await t.call('operator', 'POST', '/v1/keys', { role: 'auditor', label: 'x' }, h);
+    expect(r1.statusCode).toBe(201);
+    const r2 = await t.call('operator', 'POST', '/v1/keys', { label: 'x', role: 'auditor' }, h);
+    expect(r2.statusCode).toBe(201);
+    expect(r2.headers['idempotent-replayed']).toBe('true');
+    expect(r2.json()).toEqual(r1.json());
+    const r3 = await t.call('operator', 'POST', '/v1/keys', { role: 'operator' }, h);
+    expect(r3.statusCode).toBe(409);
+    expect(r3.json().code).toBe('idempotency_key_reused');
+    const key = r1.json().key as string;
+    const me = await t.app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${key}` } });
+    expect(me.json().role).toBe('auditor');
+    const rev = await t.call('operator', 'POST', `/v1/keys/${r1.json().info.id}/revoke`);
+    expect(rev.statusCode).toBe(200);
+    const after = await t.app.inject({
+      url: '/v1/me',
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(after.statusCode).toBe(401);
+  });
+
+  it('handles concurrent duplicates: one effect, same answer', async () => {
+    const h = { 'idempotency-key': 'k-conc' };
+    const rs = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        t.call('operator', 'POST', '/v1/keys', { role: 'auditor', label: 'conc' }, h),
+      ),
+    );
+    expect(new Set(rs.map((r) => r.statusCode))).toEqual(new Set([201]));
+    expect(new Set(rs.map((r) => r.body)).size).toBe(1);
+    const list = (await t.call('operator', 'GET', '/v1/keys')).json();
+    expect(list.items.filter((k: { label: string }) => k.label === 'conc')).toHaveLength(1);
+  });
+
+  it('requires an Idempotency-Key on POSTs', async () => {
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: { authorization: `Bearer ${t.keys.operator}` },
+      payload: { role: 'auditor' },
+    });
+    expect(r.statusCode).toBe(400);
+    expect(r.json().code).toBe('idempotency_key_required');
+  });
+
+  it('keys are scoped per API key', async () => {
+    const h = { 'idempotency-key': 'shared' };
+    const r1 = await t.call('operator', 'POST', '/v1/keys', { role: 'auditor', label: 's' }, h);
+    const r2 = await t.call('agentA', 'POST', '/v1/keys', { role: 'auditor', label: 's' }, h);
+    expect(r1.statusCode).toBe(201);
+    expect(r2.statusCode).toBe(403);
+  });
+});

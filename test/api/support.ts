@@ -1,0 +1,84 @@
+/**
+ * A test API: an in-memory SQLite ledger and SQL client behind buildApp(), keys for every
+ * role, and the log lines it wrote.
+ */
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp, type AppServices } from '../../src/api/app.ts';
+import { migrateApi, type Role } from '../../src/api/keys.ts';
+import { createLogger } from '../../src/api/logger.ts';
+import { Ledger } from '../../src/ledger/index.ts';
+import { SqliteClient } from '../../src/stores/sql.ts';
+import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
+
+export interface TestApi {
+  readonly app: FastifyInstance;
+  readonly ledger: Ledger;
+  readonly sql: SqliteClient;
+  readonly logs: string[];
+  readonly keys: Record<'operator' | 'auditor' | 'agentA' | 'agentB', string>;
+  readonly agentA: string;
+  readonly agentB: string;
+  call(
+    who: keyof TestApi['keys'] | null,
+    method: InjectOptions['method'],
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export const AGENT_A = 'aa'.repeat(16);
+export const AGENT_B = 'bb'.repeat(16);
+
+export async function testApi(
+  extra: Partial<Omit<AppServices, 'ledger' | 'sql'>> = {},
+  setup?: (ledger: Ledger, sql: SqliteClient) => Promise<Partial<AppServices>>,
+): Promise<TestApi> {
+  const store = await SqliteStore.open({ path: ':memory:' });
+  const ledger = new Ledger(store);
+  const sql = new SqliteClient(store.db);
+  await migrateApi(sql);
+  const more = setup === undefined ? {} : await setup(ledger, sql);
+  const logs: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    destination: { write: (line: string) => void logs.push(line) },
+  });
+  const app = await buildApp({ ledger, sql, ...extra, ...more }, { logger });
+  const make = async (role: Role, agentId?: string) =>
+    (await app.remitnet.keys.create({ role, agentId: agentId ?? null, label: role })).key;
+  const keys = {
+    operator: await make('operator'),
+    auditor: await make('auditor'),
+    agentA: await make('agent', AGENT_A),
+    agentB: await make('agent', AGENT_B),
+  };
+  let n = 0;
+  return {
+    app,
+    ledger,
+    sql,
+    logs,
+    keys,
+    agentA: AGENT_A,
+    agentB: AGENT_B,
+    call(who, method, url, body, headers = {}) {
+      const h: Record<string, string> = { ...headers };
+      if (who !== null) h.authorization = `Bearer ${keys[who]}`;
+      if (method === 'POST' && h['idempotency-key'] === undefined) {
+        h['idempotency-key'] = `test-${process.pid}-${++n}`;
+      }
+      return app.inject({
+        method,
+        url,
+        headers: h,
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+    },
+    async close() {
+      await app.close();
+      await ledger.close();
+    },
+  };
+}
