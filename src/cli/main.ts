@@ -4,13 +4,18 @@
  */
 import { Command } from 'commander';
 import { registerLedgerDemo } from './commands/ledger-demo.ts';
+import { registerKeys } from './commands/keys.ts';
+import { registerServe } from './commands/serve.ts';
 
 const program = new Command();
 program
   .name('remitnet')
   .description('Runs a remittance network of independent agents on an exact double-entry ledger.')
+  .option('--json', 'print results as JSON on stdout (for scripts)')
   .showHelpAfterError('(run with --help for usage)');
 
+registerServe(program);
+registerKeys(program);
 registerLedgerDemo(program);
 
 try {

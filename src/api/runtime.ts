@@ -1,0 +1,67 @@
+/**
+ * Opens what a remitnet process runs on, from configuration: the ledger (group commit,
+ * expiry sweeps, instrumented for metrics) and the SQL client for the domain and the API,
+ * and closes them in the right order.
+ *
+ * On SQLite the SQL client shares the ledger store's connection: one writer, and the
+ * ledger's account cache is not thrown away after every domain write (a commit on another
+ * connection would change `PRAGMA data_version` and drop it).
+ */
+import type { Config } from '../config.ts';
+import { Ledger } from '../ledger/index.ts';
+import { openLedgerStore } from '../stores/open.ts';
+import { PostgresClient, SqliteClient, type SqlClient } from '../stores/sql.ts';
+import { SqliteStore } from '../stores/sqlite/sqlite-store.ts';
+import { instrumentStore } from './instrument.ts';
+import { migrateApi } from './keys.ts';
+import { createApiMetrics, type ApiMetrics } from './metrics.ts';
+
+export interface Runtime {
+  readonly config: Config;
+  readonly ledger: Ledger;
+  readonly sql: SqlClient;
+  readonly metrics: ApiMetrics;
+  /** Finishes queued ledger batches, then closes the SQL client and the store. */
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Run the ledger's expiry sweep every this many milliseconds (0: never). */
+  readonly expiryInterval_ms?: number;
+}
+
+export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const metrics = createApiMetrics();
+  const store = await openLedgerStore(config);
+  const ledger = new Ledger(instrumentStore(store, metrics));
+  let sql: SqlClient;
+  if (store instanceof SqliteStore) {
+    sql = new SqliteClient(store.db);
+  } else {
+    if (config.databaseUrl === undefined) throw new Error('invariant: a server store needs a URL');
+    sql = PostgresClient.open(config.databaseUrl);
+  }
+  try {
+    await migrateApi(sql);
+  } catch (error) {
+    await sql.close();
+    await store.close();
+    throw error;
+  }
+  const interval_ms = options.expiryInterval_ms ?? 1000;
+  if (interval_ms > 0) ledger.startExpiry(interval_ms);
+  let closed = false;
+  return {
+    config,
+    ledger,
+    sql,
+    metrics,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await ledger.drain();
+      await sql.close();
+      await store.close();
+    },
+  };
+}

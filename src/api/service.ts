@@ -1,0 +1,52 @@
+/**
+ * remitnet as a running service: runtime + domain + HTTP server, as `remitnet serve`,
+ * `npm start` and the load benchmark start it.
+ */
+import type { Config } from '../config.ts';
+import { ApiKeyStore } from './keys.ts';
+import { createLogger } from './logger.ts';
+import { openRuntime } from './runtime.ts';
+import { serve, type RunningServer } from './server.ts';
+
+export interface ServiceOptions {
+  readonly config: Config;
+  readonly host?: string;
+  readonly port?: number;
+  /** Load the demo network when the database has none yet. */
+  readonly demo?: boolean;
+  /** Log level ('silent' for none). */
+  readonly logLevel?: string;
+  readonly handleSignals?: boolean;
+}
+
+export interface Service {
+  readonly server: RunningServer;
+  /** A new operator key, when this start created one (a fresh database). */
+  readonly operatorKey: string | null;
+  /** What --demo loaded, for the start banner. */
+  readonly demoSummary: string | null;
+}
+
+export async function startService(options: ServiceOptions): Promise<Service> {
+  const { config } = options;
+  const runtime = await openRuntime(config);
+  try {
+    const keys = new ApiKeyStore(runtime.sql);
+    let operatorKey: string | null = null;
+    if (options.demo === true && (await keys.countActive('operator')) === 0) {
+      operatorKey = (await keys.create({ role: 'operator', label: 'created by serve --demo' })).key;
+    }
+    const level = options.logLevel ?? config.logLevel;
+    const logger = createLogger({ level });
+    const server = await serve(runtime, {
+      host: options.host ?? config.host,
+      port: options.port ?? config.port,
+      logger,
+      handleSignals: options.handleSignals ?? false,
+    });
+    return { server, operatorKey, demoSummary: null };
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
+}
