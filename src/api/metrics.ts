@@ -9,7 +9,17 @@
 
 type Labels = Readonly<Record<string, string>>;
 
+const keyCache = new WeakMap<Labels, string>();
+
 function labelKey(labels: Labels): string {
+  const cached = keyCache.get(labels);
+  if (cached !== undefined) return cached;
+  const key = computeLabelKey(labels);
+  if (Object.isFrozen(labels)) keyCache.set(labels, key);
+  return key;
+}
+
+function computeLabelKey(labels: Labels): string {
   const keys = Object.keys(labels).sort();
   return keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',');
 }
@@ -150,6 +160,8 @@ export interface ApiMetrics {
   readonly ledgerBatches: Counter;
   readonly ledgerBatchEvents: Histogram;
   readonly idempotentReplays: Counter;
+  /** Counts a request and its duration (label sets memoised: this runs on every request). */
+  observeRequest(method: string, route: string, status: number, seconds: number): void;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -162,17 +174,33 @@ export function createApiMetrics(): ApiMetrics {
   registry
     .gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes')
     .set(() => process.memoryUsage().heapUsed);
+  const requests = registry.counter(
+    'remitnet_http_requests_total',
+    'HTTP requests answered, by method, route pattern and status',
+  );
+  const duration = registry.histogram(
+    'remitnet_http_request_duration_seconds',
+    'Time from request to response, by method and route pattern',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  );
+  const memo = new Map<string, { withStatus: Labels; route: Labels }>();
   return {
     registry,
-    requests: registry.counter(
-      'remitnet_http_requests_total',
-      'HTTP requests answered, by method, route pattern and status',
-    ),
-    duration: registry.histogram(
-      'remitnet_http_request_duration_seconds',
-      'Time from request to response, by method and route pattern',
-      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    ),
+    requests,
+    duration,
+    observeRequest(method, route, status, seconds) {
+      const k = `${method} ${route} ${status}`;
+      let labels = memo.get(k);
+      if (labels === undefined) {
+        labels = {
+          withStatus: Object.freeze({ method, route, status: String(status) }),
+          route: Object.freeze({ method, route }),
+        };
+        if (memo.size < SERIES_MAX) memo.set(k, labels);
+      }
+      requests.inc(labels.withStatus);
+      duration.observe(seconds, labels.route);
+    },
     ledgerBatches: registry.counter(
       'remitnet_ledger_transfer_batches_total',
       'Durable createTransfers batches the ledger store committed (group commit merges requests)',
