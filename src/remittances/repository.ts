@@ -1,0 +1,273 @@
+/**
+ * Remittance rows over SqlClient, with optimistic concurrency.
+ *
+ * Owns: SQL for remittances, their agents and their events; every write is conditional on
+ * the row's version (`WHERE id = $1 AND version = $2`), so of two actors racing, one wins
+ * and the other is told plainly. Never: a rule or a ledger call.
+ */
+import type { CurrencyCode } from '../money/index.ts';
+import { big, fromJson, num, toJson } from '../network/json.ts';
+import type { Actor } from '../network/types.ts';
+import type { SqlClient, SqlRow, SqlValue } from '../stores/sql.ts';
+import type { HistoryEntry, RemittanceEvent, RemittanceState } from './types.ts';
+import type { RemittanceRow } from './row.ts';
+
+export interface EventDraft {
+  readonly from: RemittanceState | null;
+  readonly to: RemittanceState;
+  readonly event: RemittanceEvent;
+  readonly actor: Actor;
+  readonly reason: string;
+  readonly detail?: Readonly<Record<string, string>>;
+}
+
+/** Events per version: seq = version * EVENT_SLOTS + k keeps seq unique without a read. */
+const EVENT_SLOTS = 8;
+
+export class RemittanceRepository {
+  constructor(readonly sql: SqlClient) {}
+
+  async insert(row: RemittanceRow, agentIds: readonly string[], event: EventDraft): Promise<void> {
+    await this.sql.transaction(async (tx) => {
+      await tx.execute(
+        `INSERT INTO remittances (id, idempotency_key, state, version, pending_step, origin_agent_id, payout_agent_id, awaiting_agent_id, deadline_ms, deliver_currency, deliver_minor, code_hash, code_attempts, body, created_at_ms, updated_at_ms)
+         VALUES ($1, $2, $3, $4, NULL, $5, $6, NULL, $7, $8, $9, $10, 0, $11, $12, $13)`,
+        [
+          row.id,
+          row.idempotencyKey,
+          row.state,
+          row.version,
+          row.originAgentId,
+          row.payoutAgentId,
+          row.quoteExpiresAt_ms,
+          row.deliverCurrency,
+          row.deliverAmountMinor,
+          row.codeHash,
+          toJson(row),
+          row.createdAt_ms,
+          row.updatedAt_ms,
+        ],
+      );
+      await addAgents(tx, row.id, agentIds);
+      await insertEvents(tx, row.id, row.version, row.updatedAt_ms, [event]);
+    });
+  }
+
+  async get(id: string): Promise<RemittanceRow | undefined> {
+    const rows = await this.sql.query(
+      'SELECT body, version, code_attempts, pending_step FROM remittances WHERE id = $1',
+      [id],
+    );
+    return rows.length === 0 ? undefined : fromRow(rows[0]!);
+  }
+
+  async getByKey(key: string): Promise<RemittanceRow | undefined> {
+    const rows = await this.sql.query(
+      'SELECT body, version, code_attempts, pending_step FROM remittances WHERE idempotency_key = $1',
+      [key],
+    );
+    return rows.length === 0 ? undefined : fromRow(rows[0]!);
+  }
+
+  /**
+   * Writes `next` (version must be `expected` + 1) with its events, plus any writes of the
+   * same transaction. False when another actor changed the row first.
+   */
+  async update(
+    next: RemittanceRow,
+    expected: number,
+    events: readonly EventDraft[],
+    also?: (tx: SqlClient) => Promise<void>,
+    newAgents?: readonly string[],
+  ): Promise<boolean> {
+    if (next.version !== expected + 1) throw new Error('invariant: version must grow by one');
+    return this.sql.transaction(async (tx) => {
+      const n = await tx.execute(
+        `UPDATE remittances SET state = $1, version = $2, pending_step = $3, payout_agent_id = $4, awaiting_agent_id = $5, deadline_ms = $6, code_hash = $7, code_attempts = $8, body = $9, updated_at_ms = $10
+         WHERE id = $11 AND version = $12`,
+        [
+          next.state,
+          next.version,
+          next.pendingStep ?? null,
+          next.payoutAgentId,
+          next.awaitingAgentId ?? null,
+          deadlineOf(next) ?? null,
+          next.codeHash,
+          next.payoutCodeAttempts,
+          toJson(next),
+          next.updatedAt_ms,
+          next.id,
+          expected,
+        ],
+      );
+      if (n !== 1) return false;
+      if (newAgents !== undefined && newAgents.length > 0) await addAgents(tx, next.id, newAgents);
+      if (events.length > 0)
+        await insertEvents(tx, next.id, next.version, next.updatedAt_ms, events);
+      if (also !== undefined) await also(tx);
+      return true;
+    });
+  }
+
+  /** Ids of remittances in `states` whose deadline is at or before `now_ms` (bounded). */
+  async due(states: readonly RemittanceState[], now_ms: number, limit: number): Promise<string[]> {
+    const params: SqlValue[] = [...states, now_ms, limit];
+    const rows = await this.sql.query(
+      `SELECT id FROM remittances WHERE state IN (${states.map((_, i) => `$${i + 1}`).join(', ')})
+       AND deadline_ms IS NOT NULL AND deadline_ms <= $${states.length + 1} AND pending_step IS NULL
+       ORDER BY deadline_ms LIMIT $${states.length + 2}`,
+      params,
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  async withPendingStep(limit: number): Promise<string[]> {
+    const rows = await this.sql.query(
+      'SELECT id FROM remittances WHERE pending_step IS NOT NULL ORDER BY id LIMIT $1',
+      [limit],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  /** Remittances whose route ever included the agent, in given states. */
+  async byAgent(agentId: string, states: readonly RemittanceState[]): Promise<RemittanceRow[]> {
+    const rows = await this.sql.query(
+      `SELECT r.body, r.version, r.code_attempts, r.pending_step FROM remittance_agents a JOIN remittances r ON r.id = a.remittance_id
+       WHERE a.agent_id = $1 AND r.state IN (${states.map((_, i) => `$${i + 2}`).join(', ')}) ORDER BY r.id`,
+      [agentId, ...states],
+    );
+    return rows.map(fromRow);
+  }
+
+  async list(filter: {
+    agentId?: string;
+    state?: RemittanceState;
+    after?: string;
+    limit: number;
+  }): Promise<RemittanceRow[]> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    let from = 'remittances r';
+    if (filter.agentId !== undefined) {
+      from = 'remittance_agents a JOIN remittances r ON r.id = a.remittance_id';
+      params.push(filter.agentId);
+      where.push(`a.agent_id = $${params.length}`);
+    }
+    if (filter.state !== undefined) {
+      params.push(filter.state);
+      where.push(`r.state = $${params.length}`);
+    }
+    if (filter.after !== undefined) {
+      params.push(filter.after);
+      where.push(`r.id > $${params.length}`);
+    }
+    params.push(filter.limit);
+    const rows = await this.sql.query(
+      `SELECT r.body, r.version, r.code_attempts, r.pending_step FROM ${from} ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY r.id LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(fromRow);
+  }
+
+  /** Payouts an agent has accepted and not yet paid, in a currency (minor units). */
+  async reservedPayouts(agentId: string, cur: CurrencyCode, exceptId: string): Promise<bigint> {
+    const rows = await this.sql.query(
+      `SELECT COALESCE(SUM(deliver_minor), 0) AS total FROM remittances
+       WHERE payout_agent_id = $1 AND state = 'ready' AND deliver_currency = $2 AND id <> $3`,
+      [agentId, cur, exceptId],
+    );
+    return big(rows[0]?.total ?? 0n);
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    const rows = await this.sql.query(
+      'SELECT * FROM remittance_events WHERE remittance_id = $1 ORDER BY seq',
+      [id],
+    );
+    return rows.map((r) => ({
+      seq: num(r.seq),
+      at_ms: num(r.at_ms),
+      from: r.from_state === null ? null : (String(r.from_state) as RemittanceState),
+      to: String(r.to_state) as RemittanceState,
+      event: String(r.event) as RemittanceEvent,
+      actor: { kind: String(r.actor_kind) as Actor['kind'], id: String(r.actor_id) },
+      reason: String(r.reason),
+      ...(r.detail !== null && r.detail !== undefined
+        ? { detail: fromJson<Record<string, string>>(r.detail) }
+        : {}),
+    }));
+  }
+}
+
+/** The deadline the sweeper watches in each state. */
+function deadlineOf(r: RemittanceRow): number | undefined {
+  switch (r.state) {
+    case 'created':
+      return r.quoteExpiresAt_ms;
+    case 'funded':
+      return r.hopDeadline_ms;
+    case 'ready':
+      return r.payoutDeadline_ms;
+    default:
+      return undefined;
+  }
+}
+
+async function addAgents(tx: SqlClient, id: string, agentIds: readonly string[]): Promise<void> {
+  const unique = [...new Set(agentIds)];
+  if (unique.length === 0) return;
+  const params: string[] = [];
+  const values: string[] = [];
+  for (const a of unique) {
+    params.push(a, id);
+    values.push(`($${params.length - 1}, $${params.length})`);
+  }
+  await tx.execute(
+    `INSERT INTO remittance_agents (agent_id, remittance_id) VALUES ${values.join(', ')} ON CONFLICT DO NOTHING`,
+    params,
+  );
+}
+
+async function insertEvents(
+  tx: SqlClient,
+  id: string,
+  version: number,
+  at_ms: number,
+  events: readonly EventDraft[],
+): Promise<void> {
+  if (events.length > EVENT_SLOTS) throw new Error('invariant: too many events in one write');
+  const params: SqlValue[] = [];
+  const values: string[] = [];
+  events.forEach((e, k) => {
+    params.push(
+      id,
+      version * EVENT_SLOTS + k,
+      at_ms,
+      e.from,
+      e.to,
+      e.event,
+      e.actor.kind,
+      e.actor.id,
+      e.reason,
+      e.detail === undefined ? null : toJson(e.detail),
+    );
+    const base = params.length - 10;
+    values.push(`(${Array.from({ length: 10 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+  });
+  await tx.execute(
+    `INSERT INTO remittance_events (remittance_id, seq, at_ms, from_state, to_state, event, actor_kind, actor_id, reason, detail) VALUES ${values.join(', ')}`,
+    params,
+  );
+}
+
+function fromRow(r: SqlRow): RemittanceRow {
+  const body = fromJson<RemittanceRow>(r.body);
+  const step = r.pending_step;
+  const { pendingStep: _ignored, ...rest } = body;
+  return {
+    ...rest,
+    version: num(r.version),
+    payoutCodeAttempts: num(r.code_attempts),
+    ...(step !== null && step !== undefined ? { pendingStep: String(step) } : {}),
+  };
+}

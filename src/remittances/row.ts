@@ -1,0 +1,67 @@
+/**
+ * The stored form of a remittance: the public view plus what only remitnet sees (hashes
+ * of proofs, the ledger reservations standing, and the step in progress).
+ */
+import type { TransferInput } from '../ledger/index.ts';
+import type { EventDraft } from './repository.ts';
+import type { Remittance } from './types.ts';
+
+/** Side effects written in the same transaction as a step's outcome. */
+export interface StepEffects {
+  /** Adjust agents' reported cash by what remitnet knows moved through their till. */
+  readonly cash?: readonly { agentId: string; currency: string; deltaMinor: bigint }[];
+  /** Count toward agents' delivery record. */
+  readonly delivered?: readonly string[];
+  readonly failed?: readonly string[];
+}
+
+/**
+ * A ledger step written before the ledger is called (write intent, call, record outcome).
+ * recover() replays `transfers` exactly (deterministic ids: a replay is `exists`) and then
+ * records `success`, or puts `revert` back when the ledger refuses.
+ */
+export interface StepIntent {
+  readonly op: string;
+  readonly transfers: readonly TransferInput[];
+  readonly success: RemittanceRow;
+  readonly events: readonly EventDraft[];
+  readonly effects: StepEffects;
+  readonly newAgents: readonly string[];
+  readonly revert: RemittanceRow;
+  /** What to do when the ledger refuses: put the row back, or refund the sender. */
+  readonly onRefused: 'revert' | 'refund';
+}
+
+export interface RemittanceRow extends Remittance {
+  readonly requestHash: string;
+  readonly codeHash: string;
+  readonly codewordHash?: string;
+  readonly idDocumentHash?: string;
+  readonly payoutCountry: string;
+  readonly payoutRegion: string;
+  /** Pending ledger transfers of this remittance still standing (hex ids). */
+  readonly reserved: readonly string[];
+  /** True once the funding was posted (held): a refund then reverses rather than voids it. */
+  readonly fundingPosted: boolean;
+  /** When the ledger releases the reservations by itself (payout deadline + grace). */
+  readonly reservationDeadline_ms?: number;
+  readonly intent?: StepIntent;
+}
+
+/** The public view: hashes and internal bookkeeping left out. */
+export function toPublic(r: RemittanceRow): Remittance {
+  const {
+    requestHash: _a,
+    codeHash: _b,
+    codewordHash: _c,
+    idDocumentHash: _d,
+    payoutCountry: _e,
+    payoutRegion: _f,
+    reserved: _g,
+    fundingPosted: _h,
+    reservationDeadline_ms: _i,
+    intent: _j,
+    ...pub
+  } = r;
+  return pub;
+}

@@ -1,0 +1,1154 @@
+/**
+ * The remittance service: the lifecycle of a remittance through a chain of agents.
+ *
+ * Owns: the state machine's transitions (each recorded with time, actor and reason), the
+ * ledger steps behind them, payout codes, deadlines (sweep), policies for refusal, cancel
+ * and suspension, write-offs, timelines, and recovery after a crash. Never: HTTP,
+ * process.env, a SQL transaction held open across a ledger call, or a silent loss.
+ *
+ * Every ledger step runs as: write the intent (the exact transfers, the row to record on
+ * success) under the row's version; call the ledger once; record the outcome. The
+ * transfers have deterministic ids, so recover() can replay an intent left by a crash and
+ * the ledger answers `exists` for what was already booked.
+ */
+import { createHash } from 'node:crypto';
+import {
+  idToHex,
+  isApplied,
+  newId,
+  type CreateTransferResult,
+  type Ledger,
+  type TransferInput,
+} from '../ledger/index.ts';
+import { divide, type CurrencyCode } from '../money/index.ts';
+import { RemitnetError } from '../network/errors.ts';
+import { fixDelivery } from '../network/routing.ts';
+import { decodeCursor, page, pageLimit, type NetworkService } from '../network/service.ts';
+import { derivedId, ledgerOf, positionId, TransferCode, writeOffId } from '../network/accounts.ts';
+import type { Actor, Page, QuoteLeg } from '../network/types.ts';
+import type { SqlClient } from '../stores/sql.ts';
+import { migrateComponent } from '../stores/sql.ts';
+import {
+  cancellationFee,
+  fundingId,
+  fundingTransfer,
+  hex,
+  legTransfers,
+  linked,
+  postAll,
+  postFunding,
+  reverseFunding,
+  voidAll,
+  writeOffTransfers,
+} from './bookings.ts';
+import {
+  hashSecret,
+  newPayoutCode,
+  normalizePayoutCode,
+  normalizeProof,
+  sameHash,
+} from './payout-code.ts';
+import { RemittanceRepository, type EventDraft } from './repository.ts';
+import { toPublic, type RemittanceRow, type StepEffects, type StepIntent } from './row.ts';
+import { REMITTANCE_MIGRATIONS } from './schema.ts';
+import { assertTransition, IN_FLIGHT } from './state-machine.ts';
+import { timelineOf } from './timeline.ts';
+import type {
+  CreateRemittanceInput,
+  CreateRemittanceResult,
+  ExposureReport,
+  HistoryEntry,
+  ListRemittancesFilter,
+  PayoutInput,
+  RecoverReport,
+  Remittance,
+  RemittanceEvent,
+  RemittanceState,
+  RemitnetConfig,
+  SuspensionOutcome,
+  SuspensionPolicy,
+  SuspensionReport,
+  SweepReport,
+  TimelineEntry,
+} from './types.ts';
+
+export interface RemittanceDeps {
+  readonly ledger: Ledger;
+  readonly sql: SqlClient;
+  readonly network: NetworkService;
+  /** Milliseconds since the epoch. */
+  readonly clock: () => number;
+  readonly config: RemitnetConfig;
+}
+
+/** A step to run: its transfers, the row on success, and what to do on refusal. */
+interface Plan {
+  readonly op: string;
+  readonly transfers: readonly TransferInput[];
+  readonly success: RemittanceRow;
+  readonly events: readonly EventDraft[];
+  readonly effects?: StepEffects;
+  readonly newAgents?: readonly string[];
+  /** Fields changed while the step is in progress (e.g. state 'paid' during the payout). */
+  readonly during?: Partial<RemittanceRow>;
+  readonly onRefused?: 'revert' | 'refund';
+}
+
+const SYSTEM: Actor = { kind: 'system', id: 'remitnet' };
+const SWEEP_BATCH = 500;
+const KEY_MAX = 200;
+const REASON_MAX = 500;
+
+export class RemittanceService {
+  readonly repo: RemittanceRepository;
+  readonly #ledger: Ledger;
+  readonly #network: NetworkService;
+  readonly #clock: () => number;
+  readonly #secret: Buffer;
+  readonly #cfg: {
+    hopAcceptTimeout_ms: number;
+    payoutWindow_ms: number;
+    grace_ms: number;
+    maxAttempts: number;
+    suspensionPolicy: SuspensionPolicy;
+    cancellationFeeBp: bigint;
+  };
+
+  constructor(deps: RemittanceDeps) {
+    this.repo = new RemittanceRepository(deps.sql);
+    this.#ledger = deps.ledger;
+    this.#network = deps.network;
+    this.#clock = deps.clock;
+    const c = deps.config;
+    const secret =
+      typeof c.payoutCodeSecret === 'string' ? Buffer.from(c.payoutCodeSecret) : c.payoutCodeSecret;
+    if (secret === undefined || secret.length < 16) {
+      throw new RangeError('payoutCodeSecret must be at least 16 bytes');
+    }
+    this.#secret = secret;
+    const bp = c.cancellationFeeBp ?? 0;
+    if (!Number.isInteger(bp) || bp < 0 || bp > 10_000) {
+      throw new RangeError('cancellationFeeBp must be a whole number from 0 to 10000');
+    }
+    this.#cfg = Object.freeze({
+      hopAcceptTimeout_ms: (c.hopAcceptTimeout_s ?? 3600) * 1000,
+      payoutWindow_ms: (c.payoutWindow_s ?? 7 * 24 * 3600) * 1000,
+      grace_ms: (c.reservationGrace_s ?? 3600) * 1000,
+      maxAttempts: c.payoutCodeMaxAttempts ?? 5,
+      suspensionPolicy: c.suspensionPolicy ?? 'reroute',
+      cancellationFeeBp: BigInt(bp),
+    });
+  }
+
+  async migrate(): Promise<void> {
+    await migrateComponent(this.repo.sql, 'remittances', REMITTANCE_MIGRATIONS);
+  }
+
+  // ---- reads --------------------------------------------------------------------------
+
+  async get(id: string): Promise<Remittance> {
+    return toPublic(await this.#row(id));
+  }
+
+  async list(filter: ListRemittancesFilter = {}): Promise<Page<Remittance>> {
+    const limit = pageLimit(filter.limit);
+    const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor);
+    const rows = await this.repo.list({
+      ...(filter.agentId !== undefined ? { agentId: filter.agentId } : {}),
+      ...(filter.state !== undefined ? { state: filter.state } : {}),
+      ...(after !== undefined ? { after } : {}),
+      limit: limit + 1,
+    });
+    return page(rows.map(toPublic), limit);
+  }
+
+  /** What a sender's tracking page shows: no agent names, no personal data. */
+  async timeline(id: string): Promise<TimelineEntry[]> {
+    const row = await this.#row(id);
+    return timelineOf(row, await this.repo.history(id));
+  }
+
+  /** Every recorded transition with its actor and reason, for operators. */
+  async history(id: string): Promise<HistoryEntry[]> {
+    await this.#row(id);
+    return this.repo.history(id);
+  }
+
+  // ---- create -------------------------------------------------------------------------
+
+  /**
+   * Creates a remittance from a quote. The same idempotency key with the same request
+   * returns the same remittance (without the payout code, which is shown only once).
+   */
+  async create(input: CreateRemittanceInput, actor: Actor): Promise<CreateRemittanceResult> {
+    if (
+      typeof input.idempotencyKey !== 'string' ||
+      input.idempotencyKey === '' ||
+      input.idempotencyKey.length > KEY_MAX
+    ) {
+      throw new RemitnetError('idempotency_key_invalid');
+    }
+    const requestHash = createHash('sha256')
+      .update([input.quoteId, input.senderId, input.recipientId].join('\u0000'))
+      .digest('hex');
+    const earlier = await this.repo.getByKey(input.idempotencyKey);
+    if (earlier !== undefined) return this.#replay(earlier, requestHash);
+
+    const now = this.#clock();
+    const quote = await this.#network.getQuote(input.quoteId);
+    if (now >= quote.expiresAt_ms) throw new RemitnetError('quote_expired', quote.id);
+    const customers = await this.#network.repo.getCustomers([input.senderId, input.recipientId]);
+    const sender = customers.get(input.senderId);
+    const recipient = customers.get(input.recipientId);
+    if (sender === undefined || sender.role !== 'sender') {
+      throw new RemitnetError('customer_not_found', `sender ${input.senderId}`);
+    }
+    if (recipient === undefined || recipient.role !== 'recipient') {
+      throw new RemitnetError('customer_not_found', `recipient ${input.recipientId}`);
+    }
+    if (recipient.country !== quote.payoutCountry || recipient.region !== quote.payoutRegion) {
+      throw new RemitnetError(
+        'customer_invalid',
+        'the recipient lives outside the region the quote pays out in; quote for their region',
+      );
+    }
+    this.#network.checkTravelRule(sender, quote.sendCurrency, quote.sendAmountMinor);
+    for (const leg of quote.legs) {
+      const a = await this.#network.agent(leg.agentId);
+      if (a.status !== 'active') throw new RemitnetError('agent_suspended', a.id);
+    }
+    const proofs = this.#network.corridorConfig(quote.corridor).proofs ?? ['code'];
+    if (proofs.includes('codeword') && !nonEmpty(input.codeword)) {
+      throw new RemitnetError('proof_missing', 'a codeword agreed with the family');
+    }
+    if (proofs.includes('id_document') && !nonEmpty(input.idDocumentRef)) {
+      throw new RemitnetError('proof_missing', "the recipient's ID document reference");
+    }
+
+    const id = idToHex(newId());
+    const code = newPayoutCode();
+    const row: RemittanceRow = {
+      id,
+      idempotencyKey: input.idempotencyKey,
+      state: 'created',
+      version: 1,
+      quoteId: quote.id,
+      corridor: quote.corridor,
+      senderId: sender.id,
+      recipientId: recipient.id,
+      originAgentId: quote.originAgentId,
+      payoutAgentId: quote.payoutAgentId,
+      sendCurrency: quote.sendCurrency,
+      sendAmountMinor: quote.sendAmountMinor,
+      deliverCurrency: quote.deliverCurrency,
+      deliverAmountMinor: quote.deliverAmountMinor,
+      legs: quote.legs,
+      attempt: 0,
+      acceptedHops: 0,
+      quoteExpiresAt_ms: quote.expiresAt_ms,
+      excludedAgentIds: [],
+      payoutCodeLocked: false,
+      payoutCodeAttempts: 0,
+      createdAt_ms: now,
+      updatedAt_ms: now,
+      requestHash,
+      codeHash: hashSecret(this.#secret, id, 'code', normalizePayoutCode(code)!),
+      ...(nonEmpty(input.codeword)
+        ? { codewordHash: hashSecret(this.#secret, id, 'codeword', normalizeProof(input.codeword)) }
+        : {}),
+      ...(nonEmpty(input.idDocumentRef)
+        ? {
+            idDocumentHash: hashSecret(
+              this.#secret,
+              id,
+              'id_document',
+              normalizeProof(input.idDocumentRef),
+            ),
+          }
+        : {}),
+      payoutCountry: quote.payoutCountry,
+      payoutRegion: quote.payoutRegion,
+      reserved: [],
+      fundingPosted: false,
+    };
+    try {
+      await this.repo.insert(
+        row,
+        quote.legs.map((l) => l.agentId),
+        ev(null, 'created', 'created', actor, 'created from a quote', {
+          quoteId: quote.id,
+        }),
+      );
+    } catch (error) {
+      // Two identical requests raced: the unique key let one in; answer the other as a replay.
+      const raced = await this.repo.getByKey(input.idempotencyKey);
+      if (raced !== undefined) return this.#replay(raced, requestHash);
+      throw error;
+    }
+    return { remittance: toPublic(row), payoutCode: code, replayed: false };
+  }
+
+  #replay(earlier: RemittanceRow, requestHash: string): CreateRemittanceResult {
+    if (earlier.requestHash !== requestHash) {
+      throw new RemitnetError('idempotency_key_reused', earlier.idempotencyKey);
+    }
+    return { remittance: toPublic(earlier), replayed: true };
+  }
+
+  /** Issues a new payout code (the old one stops working; attempts reset). Operator only. */
+  async reissuePayoutCode(
+    id: string,
+    actor: Actor,
+    reason: string,
+  ): Promise<{ remittance: Remittance; payoutCode: string }> {
+    requireActor(actor, ['operator']);
+    const row = await this.#row(id);
+    assertTransition('payout_code_reissued', row.state);
+    const code = newPayoutCode();
+    const next = this.#next(row, {
+      codeHash: hashSecret(this.#secret, id, 'code', normalizePayoutCode(code)!),
+      payoutCodeAttempts: 0,
+      payoutCodeLocked: false,
+    });
+    await this.#write(row, next, [ev(row.state, row.state, 'payout_code_reissued', actor, reason)]);
+    return { remittance: toPublic(next), payoutCode: code };
+  }
+
+  // ---- funding and hops ---------------------------------------------------------------
+
+  /** The origin agent took the sender's cash: the amount sent is reserved on the ledger. */
+  async fund(id: string, actor: Actor): Promise<Remittance> {
+    const row = await this.#row(id);
+    requireActor(actor, ['operator', 'agent'], row.originAgentId);
+    assertTransition('funded', row.state);
+    const now = this.#clock();
+    if (now >= row.quoteExpiresAt_ms) throw new RemitnetError('quote_expired', row.quoteId);
+    await this.#activeAgent(row.originAgentId);
+    const payoutDeadline = now + this.#cfg.payoutWindow_ms;
+    const reservationDeadline = payoutDeadline + this.#cfg.grace_ms;
+    const timeout = timeoutFor(reservationDeadline, now);
+    await this.#ensureCurrencies(row.legs);
+    const funding = fundingTransfer(
+      id,
+      row.originAgentId,
+      row.sendCurrency,
+      row.sendAmountMinor,
+      timeout,
+    );
+    const leg0 = legTransfers(id, row.attempt, row.legs[0]!, false, timeout);
+    const transfers = linked([funding, ...leg0]);
+    const first = row.legs[1]!;
+    const success: RemittanceRow = {
+      ...row,
+      state: 'funded',
+      awaitingHop: 1,
+      awaitingAgentId: first.agentId,
+      hopDeadline_ms: now + this.#cfg.hopAcceptTimeout_ms,
+      payoutDeadline_ms: payoutDeadline,
+      reservationDeadline_ms: reservationDeadline,
+      reserved: transfers.map((t) => hex(t.id)),
+    };
+    return toPublic(
+      await this.#run(row, {
+        op: 'fund',
+        transfers,
+        success,
+        events: [
+          ev('created', 'funded', 'funded', actor, 'the origin agent took the sender’s cash'),
+        ],
+        effects: {
+          cash: [
+            {
+              agentId: row.originAgentId,
+              currency: row.sendCurrency,
+              deltaMinor: row.sendAmountMinor,
+            },
+          ],
+        },
+      }),
+    );
+  }
+
+  /**
+   * The awaited hop's agent accepts: it reserves its obligation (and, for the payout agent,
+   * the payout, if its reported cash covers it).
+   */
+  async accept(id: string, actor: Actor): Promise<Remittance> {
+    const row = await this.#row(id);
+    assertTransition('hop_accepted', row.state);
+    const hop = row.awaitingHop!;
+    const leg = row.legs[hop]!;
+    requireActor(actor, ['operator', 'agent'], leg.agentId);
+    const now = this.#clock();
+    if (now >= row.hopDeadline_ms!) throw new RemitnetError('deadline_passed', `hop ${hop}`);
+    await this.#activeAgent(leg.agentId);
+    const last = hop === row.legs.length - 1;
+    if (last) {
+      const [cash, reserved] = await Promise.all([
+        this.#network.repo.getCash(leg.agentId, leg.currencyIn),
+        this.repo.reservedPayouts(leg.agentId, leg.currencyIn as CurrencyCode, id),
+      ]);
+      if (cash - reserved < leg.amountOutMinor) {
+        throw new RemitnetError(
+          'cash_insufficient',
+          `needs ${leg.amountOutMinor} ${leg.currencyIn} minor units`,
+        );
+      }
+    }
+    const timeout = timeoutFor(row.reservationDeadline_ms!, now);
+    const transfers = linked(legTransfers(id, row.attempt, leg, last, timeout));
+    const success: RemittanceRow = last
+      ? {
+          ...withoutAwaiting(row),
+          state: 'ready',
+          acceptedHops: hop,
+          reserved: [...row.reserved, ...transfers.map((t) => hex(t.id))],
+        }
+      : {
+          ...row,
+          acceptedHops: hop,
+          awaitingHop: hop + 1,
+          awaitingAgentId: row.legs[hop + 1]!.agentId,
+          hopDeadline_ms: now + this.#cfg.hopAcceptTimeout_ms,
+          reserved: [...row.reserved, ...transfers.map((t) => hex(t.id))],
+        };
+    const events: EventDraft[] = [
+      ev('funded', 'funded', 'hop_accepted', actor, `hop ${hop} accepted`, {
+        hop: String(hop),
+        city: leg.city,
+      }),
+    ];
+    if (last) events.push(ev('funded', 'ready', 'ready', actor, 'ready for payout'));
+    return toPublic(await this.#run(row, { op: `accept:${hop}`, transfers, success, events }));
+  }
+
+  /** The awaited hop's agent declines: reroute within the quoted cost, else refund. */
+  async decline(id: string, actor: Actor, reason: string): Promise<Remittance> {
+    checkReason(reason);
+    const row = await this.#row(id);
+    assertTransition('hop_declined', row.state);
+    requireActor(actor, ['operator', 'agent'], row.awaitingAgentId);
+    return toPublic(
+      await this.#rerouteOrRefund(row, [row.awaitingAgentId!], 'hop_declined', actor, reason, true),
+    );
+  }
+
+  // ---- payout -------------------------------------------------------------------------
+
+  /**
+   * The payout agent checks the recipient's proofs and pays. Every reservation is posted in
+   * one linked ledger batch: commissions earned, what agents owe each other booked.
+   */
+  async payout(id: string, input: PayoutInput, actor: Actor): Promise<Remittance> {
+    const row = await this.#row(id);
+    assertTransition('paid', row.state);
+    requireActor(actor, ['operator', 'agent'], row.payoutAgentId);
+    const now = this.#clock();
+    if (now >= row.payoutDeadline_ms!) throw new RemitnetError('deadline_passed', 'payout');
+    if (row.payoutCodeLocked) throw new RemitnetError('payout_code_locked');
+    const proofs = this.#network.corridorConfig(row.corridor).proofs ?? ['code'];
+    if (proofs.includes('code')) {
+      if (!nonEmpty(input.code)) throw new RemitnetError('proof_missing', 'the payout code');
+      const canonical = normalizePayoutCode(input.code);
+      if (canonical === undefined) throw new RemitnetError('payout_code_malformed');
+      if (!sameHash(hashSecret(this.#secret, id, 'code', canonical), row.codeHash)) {
+        await this.#wrongProof(row, actor, 'code');
+      }
+    }
+    if (proofs.includes('codeword')) {
+      if (!nonEmpty(input.codeword)) throw new RemitnetError('proof_missing', 'the codeword');
+      const h = hashSecret(this.#secret, id, 'codeword', normalizeProof(input.codeword));
+      if (row.codewordHash === undefined || !sameHash(h, row.codewordHash)) {
+        await this.#wrongProof(row, actor, 'codeword');
+      }
+    }
+    if (proofs.includes('id_document')) {
+      if (!nonEmpty(input.idDocumentRef))
+        throw new RemitnetError('proof_missing', 'the ID document reference');
+      const h = hashSecret(this.#secret, id, 'id_document', normalizeProof(input.idDocumentRef));
+      if (row.idDocumentHash === undefined || !sameHash(h, row.idDocumentHash)) {
+        await this.#wrongProof(row, actor, 'id_document');
+      }
+    }
+    const transfers = linked(postAll(id, row.reserved));
+    const success: RemittanceRow = { ...row, state: 'completed', reserved: [] };
+    const agents = row.legs.map((l) => l.agentId);
+    return toPublic(
+      await this.#run(row, {
+        op: 'payout',
+        transfers,
+        during: { state: 'paid' },
+        success,
+        events: [
+          ev('ready', 'paid', 'paid', actor, 'paid to the recipient against the payout proofs'),
+          ev('paid', 'completed', 'completed', actor, 'every reservation posted'),
+        ],
+        effects: {
+          cash: [
+            {
+              agentId: row.payoutAgentId,
+              currency: row.deliverCurrency,
+              deltaMinor: -row.deliverAmountMinor,
+            },
+          ],
+          delivered: agents,
+        },
+      }),
+    );
+  }
+
+  async #wrongProof(row: RemittanceRow, actor: Actor, proof: string): Promise<never> {
+    const attempts = row.payoutCodeAttempts + 1;
+    const locked = attempts >= this.#cfg.maxAttempts;
+    const next = this.#next(row, { payoutCodeAttempts: attempts, payoutCodeLocked: locked });
+    const events = [
+      ev('ready', 'ready', 'payout_code_failed', actor, `wrong ${proof}`, {
+        attempt: String(attempts),
+      }),
+    ];
+    if (locked)
+      events.push(ev('ready', 'ready', 'payout_code_locked', SYSTEM, `${attempts} wrong attempts`));
+    await this.#write(row, next, events);
+    throw new RemitnetError(
+      locked ? 'payout_code_locked' : proof === 'code' ? 'payout_code_wrong' : 'proof_wrong',
+    );
+  }
+
+  // ---- cancel, suspend, hold, write off -----------------------------------------------
+
+  /**
+   * The sender (through any actor) cancels before payout. Unfunded: cancelled. Funded or
+   * ready: refunded in full, less the configured cancellation fee kept by the origin agent.
+   */
+  async cancel(id: string, actor: Actor, reason: string): Promise<Remittance> {
+    checkReason(reason);
+    const row = await this.#row(id);
+    if (actor.kind === 'customer' && actor.id !== row.senderId)
+      throw new RemitnetError('actor_not_allowed');
+    if (actor.kind === 'agent' && actor.id !== row.originAgentId)
+      throw new RemitnetError('actor_not_allowed');
+    if (row.state === 'created') {
+      const next = this.#next(row, { state: 'cancelled' });
+      await this.#write(row, next, [ev('created', 'cancelled', 'cancelled', actor, reason)]);
+      return toPublic(next);
+    }
+    assertTransition('refunded', row.state);
+    if (row.state === 'held')
+      throw new RemitnetError(
+        'transition_not_allowed',
+        'a held remittance is resolved by an operator',
+      );
+    const fee = divide(row.sendAmountMinor * this.#cfg.cancellationFeeBp, 10_000n, 'floor');
+    return toPublic(
+      await this.#run(row, this.#refundPlan(row, actor, `cancelled: ${reason}`, fee)),
+    );
+  }
+
+  /**
+   * Suspends an agent (arrested, say) and applies a policy to every remittance in flight
+   * through it: reroute (else refund), hold, or refund. When the suspended agent is the
+   * origin, it holds the sender's cash: the remittance is held whatever the policy, because
+   * only an operator can know whether that cash can be returned or is lost.
+   */
+  async suspendAgent(
+    agentId: string,
+    options: { policy?: SuspensionPolicy; status?: 'suspended' | 'unreachable' },
+    actor: Actor,
+    reason: string,
+  ): Promise<SuspensionReport> {
+    requireActor(actor, ['operator', 'system']);
+    checkReason(reason);
+    const policy = options.policy ?? this.#cfg.suspensionPolicy;
+    await this.#network.setAgentStatus(agentId, options.status ?? 'suspended', actor, reason);
+    const rows = await this.repo.byAgent(agentId, ['funded', 'ready']);
+    const outcomes: SuspensionOutcome[] = [];
+    for (const r of rows) {
+      if (!r.legs.some((l) => l.agentId === agentId)) {
+        outcomes.push({
+          remittanceId: r.id,
+          outcome: 'unchanged',
+          reason: 'not on the current route',
+        });
+        continue;
+      }
+      try {
+        const done = await this.#applySuspension(r, agentId, policy, actor, reason);
+        outcomes.push({
+          remittanceId: r.id,
+          outcome:
+            done.state === 'held' ? 'held' : done.state === 'refunded' ? 'refunded' : 'rerouted',
+          reason: done.state,
+        });
+      } catch (error) {
+        outcomes.push({ remittanceId: r.id, outcome: 'failed', reason: (error as Error).message });
+      }
+    }
+    return { agentId, policy, outcomes, exposure: await this.exposure(agentId) };
+  }
+
+  async #applySuspension(
+    r0: RemittanceRow,
+    agentId: string,
+    policy: SuspensionPolicy,
+    actor: Actor,
+    reason: string,
+  ): Promise<RemittanceRow> {
+    // Reread inside the loop: a row may have moved since the list was read.
+    const r = await this.#row(r0.id);
+    if (r.state !== 'funded' && r.state !== 'ready') return r;
+    const why = `agent suspended: ${reason}`;
+    if (agentId === r.originAgentId || policy === 'hold')
+      return this.#run(r, this.#holdPlan(r, agentId, actor, why));
+    if (policy === 'refund')
+      return this.#run(r, this.#refundPlan(r, actor, why, 0n, 'agent_suspended'));
+    return this.#rerouteOrRefund(r, [agentId], 'agent_suspended', actor, why, false);
+  }
+
+  /**
+   * Resolves a held remittance: 'resume' reroutes it (its origin must be active again),
+   * 'refund' returns the amount sent through the origin agent.
+   */
+  async resolveHeld(
+    id: string,
+    action: 'resume' | 'refund',
+    actor: Actor,
+    reason: string,
+  ): Promise<Remittance> {
+    requireActor(actor, ['operator']);
+    checkReason(reason);
+    const row = await this.#row(id);
+    assertTransition(action === 'resume' ? 'resumed' : 'refunded', row.state);
+    await this.#activeAgent(row.originAgentId);
+    if (action === 'refund')
+      return toPublic(await this.#run(row, this.#refundPlan(row, actor, reason, 0n)));
+    const exclude =
+      row.heldAgentId !== undefined && row.heldAgentId !== row.originAgentId
+        ? [row.heldAgentId]
+        : [];
+    return toPublic(await this.#rerouteOrRefund(row, exclude, 'resumed', actor, reason, false));
+  }
+
+  /**
+   * Books a real loss: the held remittance's origin agent is gone with the sender's cash.
+   * The network writes off what that agent owed for it and owes `refundViaAgentId`, the
+   * agent that refunds the sender instead. Operator only, with a reason; never automatic.
+   */
+  async writeOff(
+    id: string,
+    input: { refundViaAgentId: string },
+    actor: Actor,
+    reason: string,
+  ): Promise<Remittance> {
+    requireActor(actor, ['operator']);
+    checkReason(reason);
+    const row = await this.#row(id);
+    if (row.state !== 'held' || row.heldAgentId !== row.originAgentId) {
+      throw new RemitnetError('write_off_not_allowed', `the remittance is ${row.state}`);
+    }
+    const via = await this.#activeAgent(input.refundViaAgentId);
+    if (!via.currencies.includes(row.sendCurrency)) {
+      throw new RemitnetError('currency_not_handled', `${via.id} ${row.sendCurrency}`);
+    }
+    await this.#ensureAgentCurrency(via.id, row.sendCurrency);
+    const transfers = writeOffTransfers(
+      id,
+      row.originAgentId,
+      via.id,
+      row.sendCurrency,
+      row.sendAmountMinor,
+    );
+    return toPublic(
+      await this.#run(row, {
+        op: 'write_off',
+        transfers,
+        success: { ...row, state: 'written_off', refundMinor: row.sendAmountMinor, reserved: [] },
+        events: [
+          ev('held', 'written_off', 'written_off', actor, reason, {
+            refundViaAgentId: via.id,
+            amountMinor: row.sendAmountMinor.toString(),
+          }),
+        ],
+        effects: {
+          cash: [{ agentId: via.id, currency: row.sendCurrency, deltaMinor: -row.sendAmountMinor }],
+        },
+        newAgents: [via.id],
+      }),
+    );
+  }
+
+  /**
+   * Writes off what an agent owes the network on settled business (its posted position),
+   * e.g. after an arrest. Operator only; the key makes a retry book nothing twice.
+   */
+  async writeOffPosition(
+    agentId: string,
+    cur: CurrencyCode,
+    amountMinor: bigint,
+    idempotencyKey: string,
+    actor: Actor,
+    reason: string,
+  ): Promise<void> {
+    requireActor(actor, ['operator']);
+    checkReason(reason);
+    const a = await this.#network.getAgent(agentId);
+    if (!a.currencies.includes(cur)) throw new RemitnetError('currency_not_handled', cur);
+    if (typeof amountMinor !== 'bigint' || amountMinor <= 0n)
+      throw new RemitnetError('amount_invalid');
+    const [result] = await this.#ledger.createTransfers([
+      {
+        id: derivedId('position_write_off', agentId, cur, idempotencyKey),
+        debitAccountId: writeOffId(cur),
+        creditAccountId: positionId(agentId, cur),
+        amount: amountMinor,
+        ledger: ledgerOf(cur),
+        code: TransferCode.positionWriteOff,
+      },
+    ]);
+    if (!isApplied(result!)) throw new RemitnetError('ledger_refused', result);
+  }
+
+  /** The value exposed to an agent: ledger positions, reported cash, remittances in flight. */
+  async exposure(agentId: string): Promise<ExposureReport> {
+    const agent = await this.#network.getAgent(agentId);
+    const lines = await this.#network.agentExposure(agentId);
+    const rows = await this.repo.byAgent(agentId, IN_FLIGHT);
+    const inFlight = rows
+      .filter((r) => r.legs.some((l) => l.agentId === agentId))
+      .map((r) => {
+        const leg = r.legs.find((l) => l.agentId === agentId)!;
+        const role =
+          leg.index === 0 ? 'origin' : leg.index === r.legs.length - 1 ? 'payout' : 'intermediary';
+        return {
+          remittanceId: r.id,
+          state: r.state,
+          role: role as 'origin' | 'intermediary' | 'payout',
+          amountMinor: leg.amountInMinor,
+          currency: leg.currencyIn,
+        };
+      });
+    return { agentId, status: agent.status, lines, inFlight };
+  }
+
+  // ---- deadlines and recovery ---------------------------------------------------------
+
+  /**
+   * Moves overdue remittances on: unfunded past the quote's expiry -> expired; a hop that did
+   * not answer -> rerouted or refunded; not paid by the payout deadline -> refunded.
+   */
+  async sweep(now_ms?: number): Promise<SweepReport> {
+    const now = now_ms ?? this.#clock();
+    let expired = 0;
+    let rerouted = 0;
+    let refunded = 0;
+    let failed = 0;
+    const ids = await this.repo.due(['created', 'funded', 'ready'], now, SWEEP_BATCH);
+    for (const id of ids) {
+      try {
+        const row = await this.#row(id);
+        if (row.pendingStep !== undefined) continue;
+        if (row.state === 'created' && now >= row.quoteExpiresAt_ms) {
+          await this.#write(row, this.#next(row, { state: 'expired' }), [
+            ev('created', 'expired', 'expired', sweeper, 'not funded before the quote expired'),
+          ]);
+          expired++;
+        } else if (row.state === 'funded' && now >= row.hopDeadline_ms!) {
+          const r = await this.#rerouteOrRefund(
+            row,
+            [row.awaitingAgentId!],
+            'hop_timed_out',
+            sweeper,
+            `hop ${row.awaitingHop} did not answer by its deadline`,
+            true,
+          );
+          if (r.state === 'refunded') refunded++;
+          else rerouted++;
+        } else if (row.state === 'ready' && now >= row.payoutDeadline_ms!) {
+          await this.#run(
+            row,
+            this.#refundPlan(row, sweeper, 'not paid out by the payout deadline', 0n),
+          );
+          refunded++;
+        }
+      } catch (error) {
+        if (error instanceof RemitnetError && error.kind === 'conflict') continue; // someone acted
+        failed++;
+      }
+    }
+    return { expired, rerouted, refunded, failed };
+  }
+
+  /** Re-drives every remittance left between the intent and the outcome of a ledger step. */
+  async recover(): Promise<RecoverReport> {
+    let redriven = 0;
+    let failed = 0;
+    for (const id of await this.repo.withPendingStep(SWEEP_BATCH)) {
+      try {
+        const row = await this.#row(id);
+        if (row.intent === undefined) continue;
+        await this.#drive(row);
+        redriven++;
+      } catch (error) {
+        if (error instanceof RemitnetError && error.kind !== 'unavailable') {
+          redriven++; // the replay reached a decision (e.g. the ledger refused; reverted)
+        } else failed++;
+      }
+    }
+    return { redriven, failed };
+  }
+
+  // ---- plans --------------------------------------------------------------------------
+
+  #refundPlan(
+    row: RemittanceRow,
+    actor: Actor,
+    reason: string,
+    feeMinor: bigint,
+    event: RemittanceEvent = 'refunded',
+  ): Plan {
+    const fid = hex(fundingId(row.id));
+    const transfers: TransferInput[] = [];
+    const toVoid = feeMinor > 0n ? row.reserved.filter((h) => h !== fid) : row.reserved;
+    transfers.push(...voidAll(row.id, toVoid));
+    if (feeMinor > 0n) {
+      transfers.push(
+        ...cancellationFee(
+          row.id,
+          row.originAgentId,
+          row.sendCurrency,
+          feeMinor,
+          row.fundingPosted,
+        ),
+      );
+    }
+    if (row.fundingPosted) {
+      transfers.push(
+        reverseFunding(row.id, row.originAgentId, row.sendCurrency, row.sendAmountMinor - feeMinor),
+      );
+    }
+    const refund = row.sendAmountMinor - feeMinor;
+    const events: EventDraft[] = [];
+    if (event !== 'refunded') events.push(ev(row.state, 'refunded', event, actor, reason));
+    events.push(
+      ev(row.state, 'refunded', 'refunded', actor, reason, { refundMinor: refund.toString() }),
+    );
+    const failedAgents = row.awaitingAgentId !== undefined ? [row.awaitingAgentId] : [];
+    return {
+      op: 'refund',
+      transfers,
+      success: { ...withoutAwaiting(row), state: 'refunded', refundMinor: refund, reserved: [] },
+      events,
+      effects: {
+        cash: [{ agentId: row.originAgentId, currency: row.sendCurrency, deltaMinor: -refund }],
+        failed: failedAgents,
+      },
+    };
+  }
+
+  #holdPlan(row: RemittanceRow, agentId: string, actor: Actor, reason: string): Plan {
+    const fid = hex(fundingId(row.id));
+    const transfers: TransferInput[] = [];
+    if (row.reserved.includes(fid)) transfers.push(postFunding(row.id));
+    transfers.push(
+      ...voidAll(
+        row.id,
+        row.reserved.filter((h) => h !== fid),
+      ),
+    );
+    return {
+      op: 'hold',
+      transfers,
+      success: {
+        ...withoutAwaiting(row),
+        state: 'held',
+        heldAgentId: agentId,
+        fundingPosted: true,
+        reserved: [],
+        acceptedHops: 0,
+      },
+      events: [
+        ev(row.state, 'held', 'agent_suspended', actor, reason, { agentId }),
+        ev(row.state, 'held', 'held', actor, 'the value is held until an operator resolves it'),
+      ],
+    };
+  }
+
+  /**
+   * Reroutes from the origin around `exclude` if a route delivers at least the quoted amount
+   * for the same amount sent; otherwise refunds.
+   */
+  async #rerouteOrRefund(
+    row: RemittanceRow,
+    exclude: readonly string[],
+    event: RemittanceEvent,
+    actor: Actor,
+    reason: string,
+    countFailure: boolean,
+  ): Promise<RemittanceRow> {
+    const excluded = [...new Set([...row.excludedAgentIds, ...exclude])];
+    const alt = await this.#network.alternative(
+      {
+        originAgentId: row.originAgentId,
+        payoutCountry: row.payoutCountry,
+        payoutRegion: row.payoutRegion,
+        deliverCurrency: row.deliverCurrency,
+        sendCurrency: row.sendCurrency,
+        corridor: row.corridor,
+      },
+      row.sendAmountMinor,
+      row.deliverAmountMinor,
+      new Set(excluded),
+    );
+    const failed = countFailure ? exclude : [];
+    if (alt === undefined) {
+      const plan = this.#refundPlan(
+        { ...row, excludedAgentIds: excluded },
+        actor,
+        `${reason}; no other route within the quoted cost`,
+        0n,
+        event,
+      );
+      return this.#run(row, { ...plan, effects: { ...plan.effects, failed } });
+    }
+    const now = this.#clock();
+    const legs: QuoteLeg[] = fixDelivery(alt.priced, row.deliverAmountMinor).legs;
+    const attempt = row.attempt + 1;
+    await this.#ensureCurrencies(legs);
+    const fid = hex(fundingId(row.id));
+    const timeout = timeoutFor(row.reservationDeadline_ms!, now);
+    const fresh = linked(legTransfers(row.id, attempt, legs[0]!, false, timeout));
+    const transfers = [
+      ...voidAll(
+        row.id,
+        row.reserved.filter((h) => h !== fid),
+      ),
+      ...fresh,
+    ];
+    const keepFunding = row.reserved.includes(fid) ? [fid] : [];
+    const success: RemittanceRow = {
+      ...row,
+      state: 'funded',
+      legs,
+      attempt,
+      acceptedHops: 0,
+      awaitingHop: 1,
+      awaitingAgentId: legs[1]!.agentId,
+      payoutAgentId: legs[legs.length - 1]!.agentId,
+      hopDeadline_ms: now + this.#cfg.hopAcceptTimeout_ms,
+      excludedAgentIds: excluded,
+      reserved: [...keepFunding, ...fresh.map((t) => hex(t.id))],
+    };
+    const { heldAgentId: _held, ...cleared } = success;
+    return this.#run(row, {
+      op: `reroute:${attempt}`,
+      transfers,
+      success: cleared,
+      events: [
+        ev(
+          row.state,
+          'funded',
+          event,
+          actor,
+          reason,
+          exclude.length > 0 ? { agentIds: exclude.join(',') } : undefined,
+        ),
+        ev(row.state, 'funded', 'rerouted', actor, `rerouted through ${legs.length - 1} hops`, {
+          attempt: String(attempt),
+        }),
+      ],
+      effects: { failed },
+      newAgents: legs.map((l) => l.agentId),
+      onRefused: 'refund',
+    });
+  }
+
+  // ---- the step runner ----------------------------------------------------------------
+
+  /** Runs a plan: intent (versioned), one ledger call, outcome. */
+  async #run(row: RemittanceRow, plan: Plan): Promise<RemittanceRow> {
+    if (row.pendingStep !== undefined || row.intent !== undefined) {
+      throw new RemitnetError('remittance_busy', row.pendingStep);
+    }
+    for (const e of plan.events) assertTransition(e.event, e.from ?? row.state, e.to);
+    if (plan.transfers.length === 0) {
+      const next = this.#next(plan.success, {});
+      await this.#write(
+        row,
+        { ...next, version: row.version + 1 },
+        plan.events,
+        plan.effects,
+        plan.newAgents,
+      );
+      return { ...next, version: row.version + 1 };
+    }
+    const intent: StepIntent = {
+      op: plan.op,
+      transfers: plan.transfers,
+      success: plan.success,
+      events: plan.events,
+      effects: plan.effects ?? {},
+      newAgents: plan.newAgents ?? [],
+      revert: row,
+      onRefused: plan.onRefused ?? 'revert',
+    };
+    const during: RemittanceRow = {
+      ...row,
+      ...(plan.during ?? {}),
+      intent,
+      pendingStep: plan.op,
+      version: row.version + 1,
+      updatedAt_ms: this.#clock(),
+    };
+    await this.#write(row, during, []);
+    return this.#drive(during);
+  }
+
+  /** Calls the ledger for a row's intent and records the outcome (also used by recover). */
+  async #drive(row: RemittanceRow): Promise<RemittanceRow> {
+    const intent = row.intent!;
+    let results: CreateTransferResult[];
+    try {
+      results = await this.#ledger.createTransfers(intent.transfers);
+    } catch (error) {
+      throw new RemitnetError('ledger_unavailable', intent.op, { cause: error });
+    }
+    const refused = results.some((r, i) => !acceptable(r, intent.transfers[i]!));
+    if (!refused) {
+      const { intent: _i, pendingStep: _p, ...base } = intent.success;
+      const next: RemittanceRow = {
+        ...base,
+        version: row.version + 1,
+        updatedAt_ms: this.#clock(),
+      };
+      await this.#write(row, next, intent.events, intent.effects, intent.newAgents);
+      return next;
+    }
+    const { intent: _i, pendingStep: _p, ...base } = intent.revert;
+    const reverted: RemittanceRow = {
+      ...base,
+      version: row.version + 1,
+      updatedAt_ms: this.#clock(),
+    };
+    await this.#write(row, reverted, []);
+    const error = refusal(results);
+    if (intent.onRefused === 'refund') {
+      return this.#run(
+        reverted,
+        this.#refundPlan(reverted, SYSTEM, `reroute refused by the ledger: ${error.message}`, 0n),
+      );
+    }
+    throw error;
+  }
+
+  async #write(
+    row: RemittanceRow,
+    next: RemittanceRow,
+    events: readonly EventDraft[],
+    effects?: StepEffects,
+    newAgents?: readonly string[],
+  ): Promise<void> {
+    const repo = this.#network.repo;
+    const also =
+      effects === undefined
+        ? undefined
+        : async (tx: SqlClient) => {
+            for (const c of effects.cash ?? []) {
+              await repo.adjustCash(tx, c.agentId, c.currency as CurrencyCode, c.deltaMinor);
+            }
+            if ((effects.delivered ?? []).length > 0)
+              await repo.recordDeliveries(tx, effects.delivered!, true);
+            if ((effects.failed ?? []).length > 0)
+              await repo.recordDeliveries(tx, effects.failed!, false);
+          };
+    const ok = await this.repo.update(next, row.version, events, also, newAgents);
+    if (!ok) throw new RemitnetError('version_conflict', row.id);
+  }
+
+  #next(row: RemittanceRow, patch: Partial<RemittanceRow>): RemittanceRow {
+    return { ...row, ...patch, version: row.version + 1, updatedAt_ms: this.#clock() };
+  }
+
+  async #row(id: string): Promise<RemittanceRow> {
+    if (typeof id !== 'string') throw new RemitnetError('remittance_not_found');
+    const row = await this.repo.get(id);
+    if (row === undefined) throw new RemitnetError('remittance_not_found', id);
+    return row;
+  }
+
+  async #activeAgent(id: string) {
+    const a = await this.#network.agent(id);
+    if (a.status !== 'active') throw new RemitnetError('agent_suspended', id);
+    return a;
+  }
+
+  async #ensureCurrencies(legs: readonly QuoteLeg[]): Promise<void> {
+    for (const l of legs) {
+      await this.#network.ensureCurrency(l.currencyIn);
+      await this.#network.ensureCurrency(l.currencyOut);
+    }
+  }
+
+  async #ensureAgentCurrency(_agentId: string, cur: CurrencyCode): Promise<void> {
+    await this.#network.ensureCurrency(cur);
+  }
+}
+
+const sweeper: Actor = { kind: 'system', id: 'sweeper' };
+
+function ev(
+  from: RemittanceState | null,
+  to: RemittanceState,
+  event: RemittanceEvent,
+  actor: Actor,
+  reason: string,
+  detail?: Record<string, string>,
+): EventDraft {
+  return { from, to, event, actor, reason, ...(detail !== undefined ? { detail } : {}) };
+}
+
+function withoutAwaiting(row: RemittanceRow): RemittanceRow {
+  const { awaitingHop: _h, awaitingAgentId: _a, hopDeadline_ms: _d, ...rest } = row;
+  return rest;
+}
+
+function timeoutFor(deadline_ms: number, now_ms: number): number {
+  return Math.max(1, Math.ceil((deadline_ms - now_ms) / 1000));
+}
+
+/** Results that mean the step's effect is in the ledger (a replay, or already released). */
+function acceptable(r: CreateTransferResult, t: TransferInput): boolean {
+  if (isApplied(r)) return true;
+  const flags = t.flags ?? 0;
+  if ((flags & 8) !== 0)
+    return r === 'pending_transfer_already_voided' || r === 'pending_transfer_expired';
+  return false;
+}
+
+function refusal(results: readonly CreateTransferResult[]): RemitnetError {
+  if (results.includes('exceeds_credits')) return new RemitnetError('exposure_limit_exceeded');
+  if (results.includes('pending_transfer_expired')) {
+    return new RemitnetError('deadline_passed', 'the ledger released the reservations');
+  }
+  const first = results.find((r) => !isApplied(r) && r !== 'linked_event_failed') ?? results[0];
+  return new RemitnetError('ledger_refused', first);
+}
+
+function requireActor(actor: Actor, kinds: readonly Actor['kind'][], agentId?: string): void {
+  if (actor === undefined || typeof actor.id !== 'string' || actor.id === '') {
+    throw new RemitnetError('actor_not_allowed', 'name the actor');
+  }
+  if (!kinds.includes(actor.kind))
+    throw new RemitnetError('actor_not_allowed', `${actor.kind} may not`);
+  if (actor.kind === 'agent' && agentId !== undefined && actor.id !== agentId) {
+    throw new RemitnetError('actor_not_allowed', 'only the agent at this step may act');
+  }
+}
+
+function checkReason(reason: string): void {
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > REASON_MAX) {
+    throw new RemitnetError('reason_missing');
+  }
+}
+
+function nonEmpty(s: string | undefined): s is string {
+  return typeof s === 'string' && s.trim() !== '';
+}
