@@ -9,8 +9,10 @@
  *      batch's timestamp range and the writer lock (see schema.ts), and reports the
  *      earliest expiry, so the sweep costs nothing when nothing is due;
  *   (only when a pending transfer is due: the expiry sweep, 3 statements per 8189 due;)
- *   2. one SELECT of every transfer the batch names (its ids, and the pending ids it posts
- *      or voids), with their pending state: real look-ups, so `exists` is exact;
+ *   2. one SELECT of the pending transfers the batch posts or voids, with their state;
+ *      the batch's own ids are checked as in the SQLite store: assumed new, proved by the
+ *      unique index on transfers.id (a 23505 reruns the batch with every id looked up),
+ *      and looked up for every event that failed (one more SELECT, only then);
  *   3. one SELECT of every account involved;
  *   the engine runs in JS on what was read;
  *   4. one statement writes everything: INSERT of the transfer rows, UPDATE of the
@@ -22,7 +24,7 @@
  * change underneath it: no lost update, no deadlock between batches.
  *
  * Retries, inside the store: serialization failures (40001), deadlocks (40P01) and unique
- * violations (23505: a racing duplicate id) rerun the whole batch with a fresh timestamp;
+ * violations (23505: a taken id, see 2) rerun the whole batch with fresh timestamps;
  * a lost connection reruns it on a new connection until `retryBudget_ms` runs out. When
  * the connection was lost during COMMIT the batch may have committed: rerunning is still
  * safe because ids are idempotency keys, and its events then answer `exists` (their
@@ -85,6 +87,8 @@ export interface PostgresStoreOptions {
   readonly schema?: string;
   /** Milliseconds an unused pooled connection stays open (default 10000). */
   readonly idleTimeout_ms?: number;
+  /** Most accounts kept in memory between batches (default 1,000,000; 0 disables). */
+  readonly accountCacheMax?: number;
 }
 
 /** int8 as bigint and uuid as a 128-bit bigint, for this store's connections only. */
@@ -186,18 +190,42 @@ const BALANCE_AT = `SELECT
 
 type Row = Record<string, unknown>;
 
+/** What one write transaction reads and changes; see #transaction. */
+interface Tx {
+  readonly c: pg.PoolClient;
+  /** Accounts by id: from the cache when it is valid, else read (and then cached). */
+  accounts(ids: readonly bigint[]): Promise<Map<bigint, Account>>;
+  /** Accounts this transaction wrote: they go into the cache once it commits. */
+  wrote(accounts: readonly Account[]): void;
+  /** Records the write counter this transaction set (from begin). */
+  version(v: bigint): void;
+  /** True after an attempt hit a unique violation: look every event id up this time. */
+  readonly lookUpIds: boolean;
+}
+
 export class PostgresStore implements LedgerStore {
   readonly kind = 'postgres';
   readonly pool: pg.Pool;
   /** host:port/database, for messages (never the password). */
   readonly target: string;
   readonly #retryBudget_ms: number;
+  readonly #accountCacheMax: number;
+  /**
+   * Accounts as of `#knownVersion`, the write counter our own last commit set. A batch
+   * trusts them only if the counter it reads at BEGIN (under the writer lock) is that
+   * one: nobody else wrote in between. Otherwise it drops them and reads.
+   */
+  readonly #cache = new Map<bigint, Account>();
+  #knownVersion = -1n;
+  /** This store's write transactions, one at a time (they would queue on the clock row anyway). */
+  #writeTail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
   private constructor(pool: pg.Pool, target: string, options: PostgresStoreOptions) {
     this.pool = pool;
     this.target = target;
     this.#retryBudget_ms = options.retryBudget_ms ?? 10_000;
+    this.#accountCacheMax = options.accountCacheMax ?? 1_000_000;
   }
 
   /**
@@ -249,11 +277,13 @@ export class PostgresStore implements LedgerStore {
     events: readonly AccountEvent[],
     now: bigint,
   ): Promise<CreateAccountResult[]> {
-    return this.#transaction(async (c) => {
-      const { base } = await begin(c, now, events.length);
-      const ids = uniqueIds(events.map((e) => e.id));
-      const found = await selectAccounts(c, ids);
+    return this.#transaction(async (tx) => {
+      const c = tx.c;
+      const { base, version } = await begin(c, now, events.length);
+      tx.version(version);
+      const found = await tx.accounts(uniqueIds(events.map((e) => e.id)));
       const outcome = executeAccounts({ account: (id) => found.get(id) }, events, base);
+      tx.wrote(outcome.accounts);
       if (outcome.accounts.length > 0) {
         const a = outcome.accounts;
         await c.query(INSERT_ACCOUNTS, [
@@ -280,14 +310,18 @@ export class PostgresStore implements LedgerStore {
     events: readonly TransferEvent[],
     now: bigint,
   ): Promise<CreateTransferResult[]> {
-    return this.#transaction(async (c) => {
-      const { base, nextExpiry } = await begin(c, now, events.length);
-      if (nextExpiry !== null && nextExpiry <= base) await sweep(c, base);
+    return this.#transaction(async (tx) => {
+      const c = tx.c;
+      const { base, nextExpiry, version } = await begin(c, now, events.length);
+      tx.version(version);
+      if (nextExpiry !== null && nextExpiry <= base) await sweep(tx, base);
 
+      // Transfers the batch names: the pending transfers it posts or voids, always; its
+      // own ids only after a unique violation (see below).
       const wanted: bigint[] = [];
       for (const e of events) {
-        wanted.push(e.id);
         if (e.pendingId !== 0n) wanted.push(e.pendingId);
+        if (tx.lookUpIds) wanted.push(e.id);
       }
       const transfers = await selectTransfers(c, uniqueIds(wanted));
       const accountIds: bigint[] = [];
@@ -300,24 +334,41 @@ export class PostgresStore implements LedgerStore {
           accountIds.push(t.debitAccountId, t.creditAccountId);
         }
       }
-      const accounts = await selectAccounts(c, uniqueIds(accountIds));
+      const accounts = await tx.accounts(uniqueIds(accountIds));
       const view: LedgerView = {
         account: (id) => accounts.get(id),
         transfer: (id) => transfers.get(id),
         existing: (id) => transfers.get(id),
       };
-      const outcome = executeTransfers(view, events, base);
+      let outcome = executeTransfers(view, events, base);
+      if (!tx.lookUpIds) {
+        // Idempotency, checked as the SQLite store does: first assume the batch's own ids
+        // are new (the engine's "optimistic" view), which is exact unless one is taken.
+        // A taken id of an event that succeeded fails the INSERT on the unique index
+        // (23505), and the batch reruns with every id looked up. A taken id of an event
+        // that failed is found here, and the engine reruns with real look-ups now.
+        const failed: bigint[] = [];
+        for (let i = 0; i < events.length; i++) {
+          if (outcome.results[i] !== 'ok') failed.push(events[i]!.id);
+        }
+        if (failed.length > 0 && (await selectTransfers(c, uniqueIds(failed))).size > 0) {
+          const own = await selectTransfers(c, uniqueIds(events.map((e) => e.id)));
+          for (const [id, t] of own) transfers.set(id, t);
+          outcome = executeTransfers(view, events, base);
+        }
+      }
       await persist(c, outcome);
+      tx.wrote(outcome.accounts);
       return outcome.results;
     });
   }
 
   async expirePending(now: bigint): Promise<number> {
-    return this.#transaction(async (c) => {
-      await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+    return this.#transaction(async (tx) => {
       // The writer lock, without taking timestamps: expiry adds no rows of its own.
-      await c.query('SELECT last_ts FROM ledger_clock WHERE id = 1 FOR UPDATE');
-      return sweep(c, now);
+      const { version } = await begin(tx.c, now, 0);
+      tx.version(version);
+      return sweep(tx, now);
     });
   }
 
@@ -330,21 +381,54 @@ export class PostgresStore implements LedgerStore {
    * Runs fn (which must BEGIN) in a transaction and COMMITs, retrying conflicts and lost
    * connections as described in the header. fn must be safe to run again.
    */
-  async #transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  #transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const run = () => this.#transactionNow(fn);
+    const result = this.#writeTail.then(run, run);
+    this.#writeTail = result.catch(() => undefined);
+    return result;
+  }
+
+  async #transactionNow<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     this.#checkOpen();
     const deadline = Date.now() + this.#retryBudget_ms;
     let outcomeUnknown = false;
+    let lookUpIds = false;
     for (let attempt = 1; ; attempt++) {
       let client: pg.PoolClient | undefined;
       let broken = false;
       let committing = false;
+      let version: bigint | undefined;
+      /** Accounts this transaction wrote, by id: newer than the cache or the database. */
+      const wrote = new Map<bigint, Account>();
       try {
         client = await this.pool.connect();
-        const value = await fn(client);
+        const c = client;
+        const tx: Tx = {
+          c,
+          lookUpIds,
+          accounts: (ids) => this.#accountsFor(c, ids, version, wrote),
+          wrote: (accounts) => {
+            for (const a of accounts) wrote.set(a.id, a);
+          },
+          version: (v) => {
+            version = v;
+            // Trust the cache only if the last write before ours was our own.
+            if (v - 1n !== this.#knownVersion) this.#cache.clear();
+          },
+        };
+        const value = await fn(tx);
         committing = true;
         await client.query('COMMIT');
+        if (version !== undefined) {
+          this.#knownVersion = version;
+          if (this.#cache.size + wrote.size > this.#accountCacheMax) this.#cache.clear();
+          if (this.#accountCacheMax > 0) for (const [id, a] of wrote) this.#cache.set(id, a);
+        }
         return value;
       } catch (error) {
+        // Whatever was cached may no longer match the database: start afresh.
+        this.#cache.clear();
+        this.#knownVersion = -1n;
         const lost = isConnectionLoss(error);
         if (client === undefined && !lost) {
           // Could not connect for a reason retrying will not fix (authentication, no such
@@ -367,6 +451,7 @@ export class PostgresStore implements LedgerStore {
         }
         const code = sqlState(error);
         const conflict = code !== undefined && CONFLICT_CODES.has(code);
+        if (code === '23505') lookUpIds = true;
         if (lost && !this.#closed && Date.now() < deadline) {
           await sleep_ms(Math.min(500, 20 * attempt));
           continue;
@@ -412,6 +497,33 @@ export class PostgresStore implements LedgerStore {
         );
       }
     }
+  }
+
+  /** Accounts for a write transaction: cached ones, and the rest read and cached. */
+  async #accountsFor(
+    c: pg.PoolClient,
+    ids: readonly bigint[],
+    version: bigint | undefined,
+    wrote: ReadonlyMap<bigint, Account>,
+  ): Promise<Map<bigint, Account>> {
+    if (version === undefined) throw new Error('invariant: accounts read before begin()');
+    const out = new Map<bigint, Account>();
+    const missing: bigint[] = [];
+    for (const id of ids) {
+      const a = wrote.get(id) ?? this.#cache.get(id);
+      if (a === undefined) missing.push(id);
+      else out.set(id, a);
+    }
+    if (missing.length === 0) return out;
+    const found = await selectAccounts(c, missing);
+    // Read under the writer lock: the committed state (plus this transaction's own writes,
+    // which `wrote` overrides at commit). If the transaction fails, the cache is dropped.
+    const cacheable = this.#accountCacheMax > 0 && this.#knownVersion === version - 1n;
+    for (const [id, a] of found) {
+      out.set(id, a);
+      if (cacheable && this.#cache.size < this.#accountCacheMax) this.#cache.set(id, a);
+    }
+    return out;
   }
 
   #checkOpen(): void {
@@ -535,7 +647,7 @@ async function begin(
   c: pg.PoolClient,
   now: bigint,
   n: number,
-): Promise<{ base: bigint; nextExpiry: bigint | null }> {
+): Promise<{ base: bigint; nextExpiry: bigint | null; version: bigint }> {
   if (typeof now !== 'bigint' || !Number.isInteger(n) || n < 0) {
     throw new Error(
       `invariant: begin() needs a bigint clock and a whole batch size (got ${typeof now} ${String(now)}, ${n})`,
@@ -546,18 +658,23 @@ async function begin(
   const next = n === 0 ? 'last_ts' : `GREATEST(last_ts + ${count}, ${now + count - 1n})`;
   const results = (await c.query(
     `BEGIN ISOLATION LEVEL READ COMMITTED;
-     UPDATE ledger_clock SET last_ts = ${next}
-       WHERE id = 1 RETURNING last_ts, (${PENDING_MIN}) AS next_expiry`,
+     UPDATE ledger_clock SET last_ts = ${next}, version = version + 1
+       WHERE id = 1 RETURNING last_ts, version, (${PENDING_MIN}) AS next_expiry`,
   )) as unknown as pg.QueryResult[];
   const row = results[1]?.rows[0] as Row | undefined;
   if (row === undefined) throw new Error('invariant: ledger_clock has no row (schema damaged?)');
   const last = row.last_ts as bigint;
   const base = n === 0 ? (now > last ? now : last + 1n) : last - count + 1n;
-  return { base, nextExpiry: (row.next_expiry as bigint | null) ?? null };
+  return {
+    base,
+    nextExpiry: (row.next_expiry as bigint | null) ?? null,
+    version: row.version as bigint,
+  };
 }
 
 /** Expires everything due at `now` (the writer lock is held); returns how many. */
-async function sweep(c: pg.PoolClient, now: bigint): Promise<number> {
+async function sweep(tx: Tx, now: bigint): Promise<number> {
+  const c = tx.c;
   let count = 0;
   for (;;) {
     const r = await c.query(SELECT_DUE, [now.toString(), BATCH_MAX]);
@@ -565,9 +682,10 @@ async function sweep(c: pg.PoolClient, now: bigint): Promise<number> {
     if (due.length === 0) break;
     const ids: bigint[] = [];
     for (const p of due) ids.push(p.debitAccountId, p.creditAccountId);
-    const accounts = await selectAccounts(c, uniqueIds(ids));
+    const accounts = await tx.accounts(uniqueIds(ids));
     const writes = executeExpiry({ account: (id) => accounts.get(id) }, due, now);
     await persist(c, writes);
+    tx.wrote(writes.accounts);
     count += due.length;
     if (due.length < BATCH_MAX) break;
   }

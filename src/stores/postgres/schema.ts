@@ -9,9 +9,11 @@
  * accounts by id (their balances are updated in place, never their keys, so updates stay
  * HOT: fillfactor leaves room on each page for the new row version).
  *
- * `ledger_clock` holds the last timestamp handed out. Every writer updates its one row
- * first, which (a) makes timestamps strictly increasing in commit order, and (b) serializes
- * writers, like TigerBeetle's single core, so batch writers never deadlock on accounts.
+ * `ledger_clock` holds the last timestamp handed out and a write counter. Every writer
+ * updates its one row first, which (a) makes timestamps strictly increasing in commit
+ * order, (b) serializes writers, like TigerBeetle's single core, so batch writers never
+ * deadlock on accounts, and (c) tells a store whether anyone else wrote since its own last
+ * commit (`version`), so it may trust its account cache (as SQLite's data_version does).
  *
  * The CHECK constraints repeat the engine's account rules as a last line of defence: a bug
  * in a store could then fail a batch, never corrupt a balance.
@@ -25,9 +27,10 @@ export const POSTGRES_MIGRATIONS: readonly Migration[] = [
     statements: [
       `CREATE TABLE ledger_clock (
         id integer PRIMARY KEY CHECK (id = 1),
-        last_ts bigint NOT NULL
+        last_ts bigint NOT NULL,
+        version bigint NOT NULL
       )`,
-      `INSERT INTO ledger_clock (id, last_ts) VALUES (1, 0)`,
+      `INSERT INTO ledger_clock (id, last_ts, version) VALUES (1, 0, 0)`,
       `CREATE TABLE accounts (
         id uuid PRIMARY KEY,
         ts bigint NOT NULL UNIQUE,
