@@ -11,6 +11,7 @@ import type { LedgerStore } from './store.ts';
 import {
   BATCH_MAX,
   TransferFlags,
+  U128_MAX,
   type Account,
   type AccountBalance,
   type AccountInput,
@@ -177,11 +178,15 @@ export class Ledger {
     if (!Number.isInteger(filter.limit) || filter.limit < 1 || filter.limit > BATCH_MAX) {
       throw new LedgerError('limit_invalid', `got ${String(filter.limit)}`);
     }
+    checkIds([filter.accountId]);
     return this.store.getAccountTransfers(filter);
   }
 
   /** Balances as of a past time, rebuilt from history (expiries count from their deadline). */
   async getAccountBalanceAt(accountId: bigint, timestamp: bigint): Promise<AccountBalance> {
+    checkIds([accountId]);
+    // A reservation past its deadline counts as released from then only once swept.
+    await this.expire();
     const balance = await this.store.getAccountBalanceAt(accountId, timestamp);
     if (balance === undefined) throw new LedgerError('account_not_found', accountId.toString(16));
     return balance;
@@ -208,6 +213,8 @@ function checkIds(ids: readonly bigint[]): void {
     throw new LedgerError('batch_too_large', `at most ${BATCH_MAX} ids per lookup`);
   }
   for (const id of ids) {
-    if (typeof id !== 'bigint') throw new LedgerError('event_malformed', 'ids must be bigints');
+    if (typeof id !== 'bigint' || id < 0n || id > U128_MAX) {
+      throw new LedgerError('event_malformed', 'ids must be bigints from 0 to 2^128-1');
+    }
   }
 }

@@ -63,5 +63,8 @@ export function decodeCursor(cursor: string): bigint {
   const text = Buffer.from(cursor, 'base64url').toString();
   const m = /^v1:(\d{1,20})$/.exec(text);
   if (m === null) throw new LedgerError('cursor_invalid');
-  return BigInt(m[1]!);
+  const timestamp = BigInt(m[1]!);
+  // Timestamps are signed 64-bit: a larger one was never handed out (and no column holds it).
+  if (timestamp >= I64_SIGN) throw new LedgerError('cursor_invalid');
+  return timestamp;
 }
