@@ -67,6 +67,8 @@ export interface SqliteStoreOptions {
 }
 
 const ROWS_PER_INSERT = 256;
+const ROWS_PER_UPDATE = 512;
+const ACCOUNT_UPDATE_PARAMS = 6;
 const TRANSFER_COLUMNS =
   'ts, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags';
 const TRANSFER_PARAMS = 13;
@@ -87,6 +89,9 @@ export class SqliteStore implements LedgerStore {
   #dataVersion = -1n;
   readonly #stmt: ReturnType<SqliteStore['prepareStatements']>;
   readonly #insertTransfers = new Map<number, Database.Statement>();
+  readonly #updateAccounts = new Map<number, Database.Statement>();
+  /** 16-byte forms of account ids, so each transfer row does not allocate them again. */
+  readonly #accountIdBytes = new Map<bigint, Buffer>();
 
   private constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.db = db;
@@ -127,18 +132,15 @@ export class SqliteStore implements LedgerStore {
         `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ts > ? ORDER BY ts LIMIT ?`,
       ),
       insertAccount: db.prepare(`INSERT INTO accounts (${ACCOUNT_COLUMNS}) VALUES (${q(13)})`),
-      updateAccount: db.prepare(
-        'UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?, credits_posted = ?, closed = ? WHERE ts = ?',
-      ),
       transferById: db.prepare(
         `SELECT t.*, p.status, p.expires_at, p.resolved_at FROM transfers t LEFT JOIN pending_transfers p ON p.ts = t.ts WHERE t.id = ?`,
       ),
       transferExists: db.prepare('SELECT 1 FROM transfers WHERE id = ?').pluck(),
       insertPending: db.prepare(
-        'INSERT INTO pending_transfers (ts, status, expires_at, resolved_at) VALUES (?, 0, ?, NULL)',
+        'INSERT OR ROLLBACK INTO pending_transfers (ts, status, expires_at, resolved_at) VALUES (?, 0, ?, NULL)',
       ),
       resolvePending: db.prepare(
-        'UPDATE pending_transfers SET status = ?, resolved_at = ? WHERE ts = ? AND status = 0',
+        'UPDATE OR ROLLBACK pending_transfers SET status = ?, resolved_at = ? WHERE ts = ? AND status = 0',
       ),
       nextExpiry: db
         .prepare(
@@ -214,22 +216,32 @@ export class SqliteStore implements LedgerStore {
     events: readonly TransferEvent[],
     now: bigint,
   ): Promise<CreateTransferResult[]> {
+    const last = this.#lastTimestamp;
+    try {
+      return this.#writeTransfers(events, now, true);
+    } catch (error) {
+      if (!(error instanceof UniqueIdCollision)) throw error;
+      // INSERT OR ROLLBACK undid the whole transaction: run it again with real id look-ups.
+      // Only this batch was undone: keep the timestamps handed out before it (max(ts) of the
+      // rows would reuse those of failed events, unlike every other path and store).
+      if (this.#lastTimestamp < 0n) this.#lastTimestamp = last;
+      return this.#writeTransfers(events, now, false);
+    }
+  }
+
+  #writeTransfers(
+    events: readonly TransferEvent[],
+    now: bigint,
+    optimistic: boolean,
+  ): CreateTransferResult[] {
     return this.#write(() => {
       const base = this.#nextTimestamp(now);
       const swept = this.#sweep(base);
-      let outcome = this.#execute(events, base, true);
-      if (this.#anyFailedIdExists(events, outcome)) outcome = this.#execute(events, base, false);
-      this.db.exec('SAVEPOINT batch');
-      try {
-        this.#persist(outcome);
-        this.db.exec('RELEASE batch');
-      } catch (error) {
-        this.db.exec('ROLLBACK TO batch');
-        this.db.exec('RELEASE batch');
-        if (!(error instanceof UniqueIdCollision)) throw error;
+      let outcome = this.#execute(events, base, optimistic);
+      if (optimistic && this.#anyFailedIdExists(events, outcome)) {
         outcome = this.#execute(events, base, false);
-        this.#persist(outcome);
       }
+      this.#persist(outcome);
       this.#lastTimestamp = base + BigInt(events.length) - 1n;
       const result = outcome;
       return {
@@ -350,19 +362,48 @@ export class SqliteStore implements LedgerStore {
       if (info.changes !== 1)
         throw new Error(`invariant: pending transfer ${p.id} was not pending`);
     }
-    const update = this.#stmt.updateAccount;
-    for (const a of w.accounts) {
-      assertBalances(a);
-      const info = update.run(
-        a.debitsPending,
-        a.debitsPosted,
-        a.creditsPending,
-        a.creditsPosted,
-        a.closed ? 1 : 0,
-        a.timestamp,
-      );
-      if (info.changes !== 1) throw new Error(`invariant: account ${a.id} vanished`);
+    this.#updateAccountRows(w.accounts);
+  }
+
+  /** Final balances of changed accounts, many rows a statement (UPDATE … FROM VALUES). */
+  #updateAccountRows(accounts: readonly Account[]): void {
+    let i = 0;
+    while (i < accounts.length) {
+      let rows = ROWS_PER_UPDATE;
+      while (rows > accounts.length - i) rows >>= 1;
+      const params = new Array<unknown>(rows * ACCOUNT_UPDATE_PARAMS);
+      for (let r = 0; r < rows; r++) {
+        const a = accounts[i + r]!;
+        assertBalances(a);
+        const o = r * ACCOUNT_UPDATE_PARAMS;
+        params[o] = a.timestamp;
+        params[o + 1] = a.debitsPending;
+        params[o + 2] = a.debitsPosted;
+        params[o + 3] = a.creditsPending;
+        params[o + 4] = a.creditsPosted;
+        params[o + 5] = a.closed ? 1 : 0;
+      }
+      const info = this.#updateStatement(rows).run(params);
+      if (info.changes !== rows) {
+        throw new Error(`invariant: ${rows - info.changes} changed accounts vanished`);
+      }
+      i += rows;
     }
+  }
+
+  #updateStatement(rows: number): Database.Statement {
+    let s = this.#updateAccounts.get(rows);
+    if (s === undefined) {
+      const values = new Array<string>(rows).fill(`(${q(ACCOUNT_UPDATE_PARAMS)})`).join(',');
+      // OR ROLLBACK: no statement journal (a failure undoes the whole transaction anyway).
+      s = this.db.prepare(
+        `UPDATE OR ROLLBACK accounts SET debits_pending = v.column2, debits_posted = v.column3,
+           credits_pending = v.column4, credits_posted = v.column5, closed = v.column6
+         FROM (VALUES ${values}) AS v WHERE accounts.ts = v.column1`,
+      );
+      this.#updateAccounts.set(rows, s);
+    }
+    return s;
   }
 
   #insertTransferRows(transfers: readonly Transfer[]): void {
@@ -378,8 +419,8 @@ export class SqliteStore implements LedgerStore {
           const o = r * TRANSFER_PARAMS;
           params[o] = t.timestamp;
           params[o + 1] = u128ToBytes(t.id);
-          params[o + 2] = u128ToBytes(t.debitAccountId);
-          params[o + 3] = u128ToBytes(t.creditAccountId);
+          params[o + 2] = this.#accountBytes(t.debitAccountId);
+          params[o + 3] = this.#accountBytes(t.creditAccountId);
           params[o + 4] = t.amount;
           params[o + 5] = u128OrNull(t.pendingId);
           params[o + 6] = u128OrNull(t.userData128);
@@ -403,10 +444,25 @@ export class SqliteStore implements LedgerStore {
     let s = this.#insertTransfers.get(rows);
     if (s === undefined) {
       const values = new Array<string>(rows).fill(`(${q(TRANSFER_PARAMS)})`).join(',');
-      s = this.db.prepare(`INSERT INTO transfers (${TRANSFER_COLUMNS}) VALUES ${values}`);
+      // OR ROLLBACK: a duplicate id undoes the whole transaction (createTransfers then reruns
+      // it), so SQLite keeps no statement journal: every page the batch touches is not
+      // copied once more per statement.
+      s = this.db.prepare(
+        `INSERT OR ROLLBACK INTO transfers (${TRANSFER_COLUMNS}) VALUES ${values}`,
+      );
       this.#insertTransfers.set(rows, s);
     }
     return s;
+  }
+
+  #accountBytes(id: bigint): Buffer {
+    let b = this.#accountIdBytes.get(id);
+    if (b === undefined) {
+      if (this.#accountIdBytes.size >= this.#accountCacheMax) this.#accountIdBytes.clear();
+      b = u128ToBytes(id);
+      this.#accountIdBytes.set(id, b);
+    }
+    return b;
   }
 
   #account(id: bigint): Account | undefined {
