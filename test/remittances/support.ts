@@ -171,6 +171,8 @@ export interface KoreanCorridor {
   yanji: Agent;
   changbai: Agent;
   hyesan: Agent;
+  /** With `alternate`: a second Yanji broker on a parallel 2-hop route, priced the same. */
+  yanji2?: Agent;
   sender: string;
   recipient: string;
 }
@@ -181,7 +183,12 @@ export interface KoreanCorridor {
  */
 export async function koreanCorridor(
   rn: Remitnet,
-  opts: { seoulPercent?: string; hops?: 1 | 2 | 3 } = {},
+  opts: {
+    seoulPercent?: string;
+    hops?: 1 | 2 | 3;
+    alternate?: boolean;
+    alternatePercent?: string;
+  } = {},
 ): Promise<KoreanCorridor> {
   const hops = opts.hops ?? 3;
   const seoul = await agent(
@@ -227,6 +234,19 @@ export async function koreanCorridor(
     await link(rn, yanji, changbai, 'CNY', fx);
     await link(rn, changbai, hyesan, 'CNY');
   }
+  let yanji2: Agent | undefined;
+  if (opts.alternate === true) {
+    yanji2 = await agent(
+      rn,
+      'Yanji broker 2',
+      ['CN', 'Jilin', 'Yanji'],
+      ['KRW', 'CNY'],
+      ['intermediary'],
+      [rule('KRW', opts.alternatePercent ?? '10'), rule('CNY', '10')],
+    );
+    await link(rn, seoul, yanji2, 'KRW', [], 90);
+    await link(rn, yanji2, hyesan, 'CNY', fx, 90);
+  }
   const sender = await rn.network.createCustomer(
     { role: 'sender', name: 'Kim Sender', reference: 'S-001', data: { customerId: 'C-77' } },
     OPERATOR,
@@ -241,7 +261,15 @@ export async function koreanCorridor(
     },
     OPERATOR,
   );
-  return { seoul, yanji, changbai, hyesan, sender: sender.id, recipient: recipient.id };
+  return {
+    seoul,
+    yanji,
+    changbai,
+    hyesan,
+    ...(yanji2 !== undefined ? { yanji2 } : {}),
+    sender: sender.id,
+    recipient: recipient.id,
+  };
 }
 
 export const asAgent = (a: { id: string }): Actor => ({ kind: 'agent', id: a.id });
@@ -250,4 +278,41 @@ let keySeq = 0;
 export function key(): string {
   keySeq += 1;
   return `key-${keySeq}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** Quotes 1,000,000 KRW (or `amount`) to Ryanggang and creates a remittance from the best quote. */
+export async function createFrom(
+  rn: Remitnet,
+  c: KoreanCorridor,
+  amount = 1_000_000n,
+): Promise<{ id: string; code: string; quoteId: string }> {
+  const { quotes } = await rn.network.quote({
+    originAgentId: c.seoul.id,
+    payoutCountry: 'KP',
+    payoutRegion: 'Ryanggang',
+    payoutCurrency: 'CNY',
+    sendCurrency: 'KRW',
+    sendAmountMinor: amount,
+  });
+  const q = quotes[0]!;
+  const created = await rn.remittances.create(
+    { quoteId: q.id, idempotencyKey: key(), senderId: c.sender, recipientId: c.recipient },
+    asAgent(c.seoul),
+  );
+  return { id: created.remittance.id, code: created.payoutCode!, quoteId: q.id };
+}
+
+/** Every pending reservation and every in-flight balance, summed: zero when nothing is open. */
+export async function openValue(w: World, agents: readonly Agent[]): Promise<bigint> {
+  const { inFlightId, positionId, commissionId } = await import('../../src/network/index.ts');
+  const ids = [inFlightId('KRW'), inFlightId('CNY')];
+  for (const a of agents) {
+    for (const cur of a.currencies) ids.push(positionId(a.id, cur), commissionId(a.id, cur));
+  }
+  const accounts = await w.ledger.lookupAccounts(ids);
+  let total = 0n;
+  for (const a of accounts) total += a.debitsPending + a.creditsPending;
+  const inflight = accounts.filter((a) => a.id === ids[0] || a.id === ids[1]);
+  for (const a of inflight) total += a.creditsPosted - a.debitsPosted;
+  return total;
 }
