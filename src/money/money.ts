@@ -141,6 +141,9 @@ export function allocate(amountMinor: bigint, weights: readonly bigint[]): bigin
   if (weights.some((w) => w < 0n)) throw new RangeError('allocate: weights must not be negative');
   const total = weights.reduce((a, b) => a + b, 0n);
   if (total === 0n) throw new RangeError('allocate: weights must not all be zero');
+  // Split a negative amount as its magnitude (division truncates toward zero, so the
+  // remainder below would be negative and never handed out).
+  if (amountMinor < 0n) return allocate(-amountMinor, weights).map((p) => -p);
   const parts = weights.map((w) => (amountMinor * w) / total);
   let rest = amountMinor - parts.reduce((a, b) => a + b, 0n);
   const order = weights
