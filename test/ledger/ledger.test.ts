@@ -2,18 +2,28 @@
  * The Ledger around the store, on every store of the matrix: group commit, paging of an
  * account's transfers, balances as of past times, expiry without further writes, and ids.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IdGenerator, hexToId, idToHex, newId } from '../../src/ledger/ids.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import type { CreateTransferResult } from '../../src/ledger/results.ts';
 import type { LedgerStore } from '../../src/ledger/store.ts';
 import {
+  AccountFlags,
+  BATCH_MAX,
+  MAX_AMOUNT,
   NS_PER_S,
   TransferFlags,
+  U16_MAX,
+  U32_MAX,
+  U64_MAX,
   type AccountTransfersFilter,
   type Transfer,
   type TransferInput,
 } from '../../src/ledger/types.ts';
+import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import { storeMatrix } from '../support/stores.ts';
 import { LedgerModel } from './model.ts';
 
@@ -215,6 +225,74 @@ describe.each(factories.map((f) => [f.name, f] as const))('Ledger on %s', (_n, f
       expect(bad.status).toBe('rejected');
       expect(await ledger.createTransfers([])).toEqual([]);
       await ledger.drain();
+    });
+  });
+
+  describe('fields at the edges of their ranges', () => {
+    it('ids, user data and amounts at their limits are stored and read back exactly', async () => {
+      const ledger = new Ledger(store, { clock });
+      now += 100n * NS_PER_S;
+      const hi = (1n << 128n) - 2n; // the largest id allowed
+      const top = 1n << 127n;
+      const acc = {
+        ledger: USD,
+        code: U16_MAX,
+        userData128: (1n << 128n) - 1n,
+        userData64: U64_MAX,
+        userData32: U32_MAX,
+      };
+      const made = await ledger.createAccounts([
+        { id: hi, ...acc },
+        { id: top, ...acc, userData64: 1n << 63n, userData128: 1n },
+      ]);
+      expect(made).toEqual(['ok', 'ok']);
+      const [a, b] = await ledger.lookupAccounts([hi, top]);
+      expect(a).toMatchObject({ id: hi, ...acc });
+      expect(b).toMatchObject({ id: top, userData64: 1n << 63n, userData128: 1n });
+      expect(await ledger.createAccounts([{ id: hi, ...acc }])).toEqual(['exists']);
+      const t = {
+        id: hi - 7n,
+        debitAccountId: hi,
+        creditAccountId: top,
+        amount: MAX_AMOUNT,
+        ledger: USD,
+        code: U16_MAX,
+        userData128: (1n << 128n) - 1n,
+        userData64: U64_MAX,
+        userData32: U32_MAX,
+        timeout: U32_MAX,
+        flags: P,
+      };
+      expect(await ledger.createTransfers([t])).toEqual(['ok']);
+      expect(await ledger.createTransfers([t])).toEqual(['exists']);
+      const [stored] = await ledger.lookupTransfers([t.id]);
+      expect(stored).toMatchObject(t);
+      const [dr] = await ledger.lookupAccounts([hi]);
+      expect(dr!.debitsPending).toBe(MAX_AMOUNT);
+      expect((await ledger.lookupPending([t.id])).get(t.id)).toEqual({
+        status: 'pending',
+        expiresAt: stored!.timestamp + BigInt(U32_MAX) * NS_PER_S,
+        resolvedAt: null,
+      });
+      const page = await ledger.getAccountTransfers({ accountId: top, limit: 10 });
+      expect(page.transfers).toEqual([stored]);
+      const post = { id: hi - 8n, pendingId: t.id, flags: TransferFlags.postPending };
+      expect(await ledger.createTransfers([post])).toEqual(['ok']);
+      const [p] = await ledger.lookupTransfers([post.id]);
+      // A post takes the pending transfer's fields where it leaves them zero.
+      expect(p).toMatchObject({
+        amount: MAX_AMOUNT,
+        userData128: t.userData128,
+        userData64: U64_MAX,
+        userData32: U32_MAX,
+        code: U16_MAX,
+        debitAccountId: hi,
+        creditAccountId: top,
+        timeout: 0,
+      });
+      const balance = await ledger.getAccountBalanceAt(top, now + NS_PER_S * 1000n);
+      expect(balance.creditsPosted).toBe(MAX_AMOUNT);
+      expect(balance.creditsPending).toBe(0n);
     });
   });
 
@@ -523,6 +601,36 @@ describe.each(factories.map((f) => [f.name, f] as const))('Ledger on %s', (_n, f
       expect(await ledger.expire()).toBe(0);
     });
 
+    it('a sweep larger than one batch (8189) expires every reservation', async () => {
+      const ledger = new Ledger(store, { clock });
+      const { ids, id } = await accounts(ledger, 2);
+      const [a, b] = ids as [bigint, bigint];
+      const n = BATCH_MAX + 11;
+      const events = Array.from({ length: n }, (_v, i) => ({
+        id: id(),
+        debitAccountId: a,
+        creditAccountId: b,
+        amount: 1n,
+        ledger: USD,
+        code: 1,
+        flags: P,
+        timeout: 1 + (i % 2),
+      }));
+      for (const chunk of [events.slice(0, BATCH_MAX), events.slice(BATCH_MAX)]) {
+        const r = await ledger.createTransfers(chunk);
+        expect(r.every((x) => x === 'ok')).toBe(true);
+      }
+      expect((await ledger.lookupAccounts([a]))[0]!.debitsPending).toBe(BigInt(n));
+      now += 3n * NS_PER_S;
+      expect(await ledger.expire()).toBe(n);
+      const [acc] = await ledger.lookupAccounts([a]);
+      expect(acc!.debitsPending).toBe(0n);
+      const states = await ledger.lookupPending([events[0]!.id, events[n - 1]!.id]);
+      expect([...states.values()].map((s) => s.status)).toEqual(['expired', 'expired']);
+      const next = await store.nextExpiry();
+      expect(next === null || next > now).toBe(true);
+    });
+
     it('startExpiry sweeps on a timer, with no reads or writes at all', async () => {
       const ledger = new Ledger(store, { clock });
       const { ids, id } = await accounts(ledger, 2);
@@ -624,6 +732,56 @@ describe('ids', () => {
     expect(hexToId('f'.repeat(32))).toBe((1n << 128n) - 1n);
     for (const bad of ['', 'g', '0x10', '1'.repeat(33), ' 1', '-1']) {
       expect(hexToId(bad)).toBeUndefined();
+    }
+  });
+});
+
+describe('SQLite: two connections on one file', () => {
+  it('a write through one connection is seen by the next write through the other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remitnet-ledger-'));
+    const path = join(dir, 'ledger.db');
+    const one = await SqliteStore.open({ path, synchronous: 'NORMAL' });
+    const two = await SqliteStore.open({ path, synchronous: 'NORMAL' });
+    try {
+      let now = 1_760_000_000n * NS_PER_S;
+      const l1 = new Ledger(one, { clock: () => now });
+      const l2 = new Ledger(two, { clock: () => now });
+      const [a, b, c] = [1n, 2n, 3n];
+      expect(
+        await l1.createAccounts([
+          { id: a, ledger: USD, code: 1, flags: AccountFlags.debitsMustNotExceedCredits },
+          { id: b, ledger: USD, code: 1 },
+          { id: c, ledger: USD, code: 1 },
+        ]),
+      ).toEqual(['ok', 'ok', 'ok']);
+      const t = (id: bigint, dr: bigint, cr: bigint, amount: bigint): TransferInput => ({
+        id,
+        debitAccountId: dr,
+        creditAccountId: cr,
+        amount,
+        ledger: USD,
+        code: 1,
+      });
+      // Both connections cache account a (holding 10) through a write each.
+      expect(await l1.createTransfers([t(10n, b, a, 10n)])).toEqual(['ok']);
+      expect(await l2.createTransfers([t(11n, a, c, 4n)])).toEqual(['ok']);
+      // Connection one spends the rest; connection two must see it and refuse to overdraw.
+      expect(await l1.createTransfers([t(12n, a, c, 6n)])).toEqual(['ok']);
+      expect(await l2.createTransfers([t(13n, a, c, 1n)])).toEqual(['exceeds_credits']);
+      // Ids taken through the other connection are duplicates here too.
+      expect(await l2.createTransfers([t(12n, a, c, 6n)])).toEqual(['exists']);
+      now -= NS_PER_S; // and timestamps keep increasing across both
+      expect(await l2.createTransfers([t(14n, b, c, 1n)])).toEqual(['ok']);
+      expect(await l1.createTransfers([t(15n, b, c, 1n)])).toEqual(['ok']);
+      const ts = (await l1.lookupTransfers([10n, 11n, 12n, 14n, 15n])).map((x) => x.timestamp);
+      expect([...ts].sort((x, y) => (x < y ? -1 : 1))).toEqual(ts);
+      expect(new Set(ts).size).toBe(5);
+      const [acc] = await l2.lookupAccounts([a]);
+      expect([acc!.debitsPosted, acc!.creditsPosted]).toEqual([10n, 10n]);
+    } finally {
+      await one.close();
+      await two.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
