@@ -18,7 +18,7 @@ import Fastify, {
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Ledger } from '../ledger/index.ts';
-import { ApiKeyStore } from './keys.ts';
+import { ApiKeyStore, settingOrCreate } from './keys.ts';
 import { IdempotencyStore, IDEMPOTENCY_KEY_PATTERN, requestHash } from './idempotency.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { ApiError, toProblem } from './problem.ts';
@@ -120,7 +120,12 @@ export async function buildApp(
     ledger: services.ledger,
     sql: services.sql,
     keys: new ApiKeyStore(services.sql),
-    idempotency: new IdempotencyStore(services.sql),
+    idempotency: new IdempotencyStore(
+      services.sql,
+      await settingOrCreate(services.sql, 'request_hash_key', () =>
+        randomBytes(32).toString('base64url'),
+      ),
+    ),
     metrics: options.metrics ?? createApiMetrics(),
     accountOwner: services.accountOwner ?? (async () => null),
     ready: true,
@@ -193,7 +198,8 @@ export async function buildApp(
   });
 
   app.addHook('preValidation', async (request, reply) => {
-    if (request.routeOptions.config.idempotent !== true) return;
+    const mode = request.routeOptions.config.idempotent;
+    if (mode !== true && mode !== 'domain') return;
     const key = request.headers['idempotency-key'];
     if (key === undefined) {
       throw new ApiError(
@@ -211,12 +217,13 @@ export async function buildApp(
   });
 
   app.addHook('preHandler', async (request, reply) => {
-    if (request.routeOptions.config.idempotent !== true) return;
+    const mode = request.routeOptions.config.idempotent;
+    if (mode !== true && mode !== 'domain') return;
     const key = request.headers['idempotency-key'] as string;
     const principal = request.principal!;
     const path = request.url.split('?')[0]!;
-    const hash = requestHash(request.method, path, request.body);
-    const begun = await ctx.idempotency.begin(principal.keyId, key, hash);
+    const hash = requestHash(ctx.idempotency.hashKey, request.method, path, request.body);
+    const begun = await ctx.idempotency.begin(principal.keyId, key, hash, mode === true);
     if (begun === 'in_flight') throw new ApiError('idempotency_key_in_flight');
     switch (begun.kind) {
       case 'mismatch':
@@ -226,6 +233,8 @@ export async function buildApp(
         );
       case 'replay':
         ctx.metrics.idempotentReplays.inc();
+        // 'domain' mode: the domain answers the retry itself (without the secret).
+        if (begun.response === null) return;
         reply
           .code(begun.response.status)
           .header('content-type', begun.response.contentType)

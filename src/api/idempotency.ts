@@ -11,7 +11,7 @@
  * answer. A record is written through the SQL client's group commit, before the response
  * is sent, so a replay after a crash still finds every answer that was given.
  */
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { SqlClient } from '../stores/sql.ts';
 
 export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -24,7 +24,7 @@ export interface StoredResponse {
 
 export type Begin =
   | { readonly kind: 'new'; readonly finish: (response: StoredResponse | null) => Promise<void> }
-  | { readonly kind: 'replay'; readonly response: StoredResponse }
+  | { readonly kind: 'replay'; readonly response: StoredResponse | null }
   | { readonly kind: 'mismatch' };
 
 interface InFlight {
@@ -40,8 +40,12 @@ function canonical(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
 }
 
-export function requestHash(method: string, path: string, body: unknown): string {
-  return createHash('sha256')
+/**
+ * The request's fingerprint: HMAC-SHA256 under a per-database key, so a stored fingerprint
+ * of a body that held a payout code or a codeword cannot be tested against guesses.
+ */
+export function requestHash(key: string, method: string, path: string, body: unknown): string {
+  return createHmac('sha256', key)
     .update(method)
     .update('\n')
     .update(path)
@@ -56,15 +60,25 @@ export class IdempotencyStore {
   /** Most duplicates one request waits through before giving up with in_flight. */
   static readonly WAIT_ROUNDS_MAX = 3;
 
-  constructor(sql: SqlClient) {
+  readonly hashKey: string;
+
+  constructor(sql: SqlClient, hashKey: string) {
     this.#sql = sql;
+    this.hashKey = hashKey;
   }
 
   /**
    * Starts a request. 'new' means the caller runs it and then must call finish() with the
-   * response to keep (2xx) or null (anything else), exactly once.
+   * response to keep (2xx) or null (anything else), exactly once. With storeBody false
+   * only the fingerprint and status are kept, and a replay carries no response (the
+   * domain answers the retry itself; used where the answer holds a secret).
    */
-  async begin(keyId: string, idemKey: string, hash: string): Promise<Begin | 'in_flight'> {
+  async begin(
+    keyId: string,
+    idemKey: string,
+    hash: string,
+    storeBody = true,
+  ): Promise<Begin | 'in_flight'> {
     const scope = `${keyId}\n${idemKey}`;
     for (let round = 0; round < IdempotencyStore.WAIT_ROUNDS_MAX; round++) {
       const flying = this.#inFlight.get(scope);
@@ -89,7 +103,9 @@ export class IdempotencyStore {
         if (row.request_hash !== hash) return { kind: 'mismatch' };
         return {
           kind: 'replay',
-          response: { status: Number(row.status), contentType: row.content_type, body: row.body },
+          response: storeBody
+            ? { status: Number(row.status), contentType: row.content_type, body: row.body }
+            : null,
         };
       }
       let release!: () => void;
@@ -110,7 +126,7 @@ export class IdempotencyStore {
                   hash,
                   response.status,
                   response.contentType,
-                  response.body,
+                  storeBody ? response.body : '',
                   new Date().toISOString(),
                 ],
               ),

@@ -63,7 +63,41 @@ export const API_MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'api settings (the payout-code secret of an embedded install)',
+    statements: [
+      'CREATE TABLE api_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)',
+      'CREATE INDEX api_idempotency_created ON api_idempotency (created_at)',
+    ],
+  },
 ];
+
+/**
+ * A setting kept in the database, created with `make` the first time it is asked for.
+ * Used for the payout-code secret when none is configured: an embedded install then works
+ * out of the box, and the secret survives restarts (codes issued before still verify).
+ */
+export async function settingOrCreate(
+  sql: SqlClient,
+  name: string,
+  make: () => string,
+): Promise<string> {
+  const read = async () =>
+    (
+      await sql.query<{ value: string }>('SELECT value FROM api_settings WHERE name = $1', [name])
+    )[0]?.value;
+  const existing = await read();
+  if (existing !== undefined) return existing;
+  const value = make();
+  await sql.transaction(async (tx) => {
+    const rows = await tx.query('SELECT 1 AS one FROM api_settings WHERE name = $1', [name]);
+    if (rows.length === 0) {
+      await tx.execute('INSERT INTO api_settings (name, value) VALUES ($1, $2)', [name, value]);
+    }
+  });
+  return (await read())!;
+}
 
 export async function migrateApi(sql: SqlClient): Promise<MigrationReport> {
   return migrateComponent(sql, 'api', API_MIGRATIONS);

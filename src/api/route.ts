@@ -28,14 +28,22 @@ export interface RouteInfo {
   readonly method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
   readonly url: string;
   readonly access: Access;
-  readonly idempotent: boolean;
+  readonly idempotent: Idempotency;
   readonly summary: string;
 }
+
+/**
+ * false: no key. true: the key is required and the API stores and replays the answer.
+ * 'domain': the key is required and handed to the domain, which replays by itself; the
+ * API stores nothing (used where the answer holds a secret, such as a payout code, that
+ * must never be stored).
+ */
+export type Idempotency = boolean | 'domain';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
-    idempotent?: boolean;
+    idempotent?: Idempotency;
   }
   interface FastifyRequest {
     principal: Principal | null;
@@ -47,7 +55,7 @@ export interface RouteSpec<G extends RouteGenericInterface> {
   readonly url: string;
   readonly access: Access;
   /** Require an Idempotency-Key and replay answers (every POST that creates or moves). */
-  readonly idempotent?: boolean;
+  readonly idempotent?: Idempotency;
   readonly summary: string;
   readonly description?: string;
   readonly tags: readonly string[];
@@ -82,7 +90,7 @@ export function defineRoute<G extends RouteGenericInterface>(
       ...(spec.description === undefined ? {} : { description: spec.description }),
       tags: [...spec.tags],
       ...(spec.access === 'public' ? { security: [] } : {}),
-      ...(spec.idempotent === true
+      ...(spec.idempotent === true || spec.idempotent === 'domain'
         ? {
             headers: {
               type: 'object',

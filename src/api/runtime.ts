@@ -12,8 +12,10 @@ import { Ledger } from '../ledger/index.ts';
 import { openLedgerStore } from '../stores/open.ts';
 import { PostgresClient, SqliteClient, type SqlClient } from '../stores/sql.ts';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.ts';
+import { randomBytes } from 'node:crypto';
+import { createRemitnet, type Remitnet, type RemitnetConfig } from '../remittances/index.ts';
 import { instrumentStore } from './instrument.ts';
-import { migrateApi } from './keys.ts';
+import { migrateApi, settingOrCreate } from './keys.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 
 export interface Runtime {
@@ -21,6 +23,8 @@ export interface Runtime {
   readonly ledger: Ledger;
   readonly sql: SqlClient;
   readonly metrics: ApiMetrics;
+  /** The network and remittance services. */
+  readonly remitnet: Remitnet;
   /** Finishes queued ledger batches, then closes the SQL client and the store. */
   close(): Promise<void>;
 }
@@ -28,6 +32,13 @@ export interface Runtime {
 export interface RuntimeOptions {
   /** Run the ledger's expiry sweep every this many milliseconds (0: never). */
   readonly expiryInterval_ms?: number;
+  /**
+   * Run the remittance sweeper (deadlines: expiries, timeouts, refunds) every this many
+   * milliseconds, and recover interrupted steps at start (0: neither).
+   */
+  readonly sweepInterval_ms?: number;
+  /** Domain settings (deadlines, thresholds, corridors); the payout secret is added. */
+  readonly domain?: Omit<RemitnetConfig, 'payoutCodeSecret'>;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -41,8 +52,17 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     if (config.databaseUrl === undefined) throw new Error('invariant: a server store needs a URL');
     sql = PostgresClient.open(config.databaseUrl);
   }
+  let remitnet: Remitnet;
   try {
     await migrateApi(sql);
+    const payoutCodeSecret = await settingOrCreate(sql, 'payout_code_secret', () =>
+      randomBytes(32).toString('base64url'),
+    );
+    remitnet = await createRemitnet({
+      ledger,
+      sql,
+      config: { ...(options.domain ?? {}), payoutCodeSecret },
+    });
   } catch (error) {
     await sql.close();
     await store.close();
@@ -50,15 +70,30 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   }
   const interval_ms = options.expiryInterval_ms ?? 1000;
   if (interval_ms > 0) ledger.startExpiry(interval_ms);
+  const sweep_ms = options.sweepInterval_ms ?? 0;
+  let sweeper: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  if (sweep_ms > 0) {
+    await remitnet.remittances.recover();
+    sweeper = setInterval(() => {
+      sweeping = remitnet.remittances.sweep().catch(() => {
+        // A failed sweep is retried on the next tick.
+      });
+    }, sweep_ms);
+    sweeper.unref();
+  }
   let closed = false;
   return {
     config,
     ledger,
     sql,
     metrics,
+    remitnet,
     async close() {
       if (closed) return;
       closed = true;
+      if (sweeper !== undefined) clearInterval(sweeper);
+      await sweeping;
       await ledger.drain();
       await sql.close();
       await store.close();

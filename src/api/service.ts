@@ -3,6 +3,7 @@
  * `npm start` and the load benchmark start it.
  */
 import type { Config } from '../config.ts';
+import { accountOwnerOf, domainPlugin } from './domain.ts';
 import { ApiKeyStore } from './keys.ts';
 import { createLogger } from './logger.ts';
 import { openRuntime } from './runtime.ts';
@@ -29,7 +30,7 @@ export interface Service {
 
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config } = options;
-  const runtime = await openRuntime(config);
+  const runtime = await openRuntime(config, { sweepInterval_ms: 5000 });
   try {
     const keys = new ApiKeyStore(runtime.sql);
     let operatorKey: string | null = null;
@@ -42,6 +43,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       host: options.host ?? config.host,
       port: options.port ?? config.port,
       logger,
+      plugins: [domainPlugin(runtime.remitnet)],
+      accountOwner: accountOwnerOf(runtime.remitnet),
       handleSignals: options.handleSignals ?? false,
     });
     return { server, operatorKey, demoSummary: null };

@@ -9,11 +9,15 @@ import { createLogger } from '../../src/api/logger.ts';
 import { Ledger } from '../../src/ledger/index.ts';
 import { SqliteClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
+import { createRemitnet, type Remitnet } from '../../src/remittances/index.ts';
+import { accountOwnerOf, domainPlugin } from '../../src/api/domain.ts';
+import { buildCorridor, type Caller, type Corridor } from '../../bench/api-network.ts';
 
 export interface TestApi {
   readonly app: FastifyInstance;
   readonly ledger: Ledger;
   readonly sql: SqliteClient;
+  readonly remitnet: Remitnet;
   readonly logs: string[];
   readonly keys: Record<'operator' | 'auditor' | 'agentA' | 'agentB', string>;
   readonly agentA: string;
@@ -25,6 +29,8 @@ export interface TestApi {
     body?: unknown,
     headers?: Record<string, string>,
   ): Promise<LightMyRequestResponse>;
+  /** A caller with one role's key, in the shape the corridor builder wants. */
+  caller(who: keyof TestApi['keys']): Caller;
   close(): Promise<void>;
 }
 
@@ -39,13 +45,28 @@ export async function testApi(
   const ledger = new Ledger(store);
   const sql = new SqliteClient(store.db);
   await migrateApi(sql);
+  const remitnet = await createRemitnet({
+    ledger,
+    sql,
+    config: { payoutCodeSecret: 'test-secret-0123456789abcdef' },
+  });
   const more = setup === undefined ? {} : await setup(ledger, sql);
   const logs: string[] = [];
   const logger = createLogger({
     level: 'debug',
     destination: { write: (line: string) => void logs.push(line) },
   });
-  const app = await buildApp({ ledger, sql, ...extra, ...more }, { logger });
+  const app = await buildApp(
+    {
+      ledger,
+      sql,
+      plugins: [domainPlugin(remitnet)],
+      accountOwner: accountOwnerOf(remitnet),
+      ...extra,
+      ...more,
+    },
+    { logger },
+  );
   const make = async (role: Role, agentId?: string) =>
     (await app.remitnet.keys.create({ role, agentId: agentId ?? null, label: role })).key;
   const keys = {
@@ -55,10 +76,11 @@ export async function testApi(
     agentB: await make('agent', AGENT_B),
   };
   let n = 0;
-  return {
+  const api: TestApi = {
     app,
     ledger,
     sql,
+    remitnet,
     logs,
     keys,
     agentA: AGENT_A,
@@ -76,9 +98,64 @@ export async function testApi(
         ...(body === undefined ? {} : { payload: body as object }),
       });
     },
+    caller(who) {
+      return async (method, url, body) => {
+        const r = await api.call(who, method, url, body);
+        return { status: r.statusCode, json: r.body === '' ? null : r.json() };
+      };
+    },
     async close() {
       await app.close();
       await ledger.close();
     },
   };
+  return api;
+}
+
+/** A test API with the two-hop corridor, its agents' keys, and customers. */
+export interface CorridorApi extends TestApi {
+  readonly corridor: Corridor;
+  /** Keys acting as each corridor agent. */
+  readonly agentKeys: Record<'origin' | 'intermediary' | 'payout', string>;
+  as(
+    key: string,
+    method: InjectOptions['method'],
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<LightMyRequestResponse>;
+}
+
+export async function corridorApi(): Promise<CorridorApi> {
+  const t = await testApi();
+  const corridor = await buildCorridor(t.caller('operator'));
+  const make = async (agentId: string) =>
+    (await t.app.remitnet.keys.create({ role: 'agent', agentId, label: 'corridor' })).key;
+  const agentKeys = {
+    origin: await make(corridor.origin),
+    intermediary: await make(corridor.intermediary),
+    payout: await make(corridor.payout),
+  };
+  let n = 0;
+  return Object.assign(t, {
+    corridor,
+    agentKeys,
+    as(
+      key: string,
+      method: InjectOptions['method'],
+      url: string,
+      body?: unknown,
+      headers: Record<string, string> = {},
+    ) {
+      const h: Record<string, string> = { authorization: `Bearer ${key}`, ...headers };
+      if (method === 'POST' && h['idempotency-key'] === undefined)
+        h['idempotency-key'] = `as-${++n}`;
+      return t.app.inject({
+        method,
+        url,
+        headers: h,
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+    },
+  });
 }

@@ -1,0 +1,352 @@
+/**
+ * Remittance routes: create from a quote, read (state, timeline, history), and each
+ * transition: fund, accept, decline, pay out, cancel, reissue the payout code, resolve a
+ * held one, write off.
+ *
+ * The domain checks who may act at each step (the origin agent funds, the awaited agent
+ * accepts, the payout agent pays); the API adds that an agent sees only remittances whose
+ * route includes it (404 otherwise). The payout code is in the create answer once and is
+ * never stored by the API: creating uses the domain's own idempotency (mode 'domain').
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Remittance, Remitnet, RemittanceState } from '../../remittances/index.ts';
+import type { ApiContext } from '../app.ts';
+import { ApiError } from '../problem.ts';
+import {
+  ACTORS,
+  agentScope,
+  defineRoute,
+  OPERATOR,
+  OVERSIGHT,
+  principalOf,
+  READERS,
+} from '../route.ts';
+import { Body, Id, Page, PageQuery, parseLimit, ProblemResponses } from '../schemas.ts';
+import {
+  HistoryWire,
+  historyToWire,
+  remittanceToWire,
+  RemittanceWire,
+  TimelineWire,
+  timelineToWire,
+} from './domain-wire.ts';
+import { actorOf } from './network.ts';
+
+const STATES: readonly RemittanceState[] = [
+  'created',
+  'funded',
+  'ready',
+  'paid',
+  'completed',
+  'cancelled',
+  'expired',
+  'refunded',
+  'held',
+  'written_off',
+];
+
+/** Whether an agent is, or was, on the remittance's route. */
+export function involves(r: Remittance, agentId: string): boolean {
+  return (
+    r.originAgentId === agentId ||
+    r.payoutAgentId === agentId ||
+    r.heldAgentId === agentId ||
+    r.legs.some((l) => l.agentId === agentId) ||
+    r.excludedAgentIds.includes(agentId)
+  );
+}
+
+const Params = Type.Object({ id: Id });
+type IdParams = { Params: { id: string } };
+const Reason = Type.String({ minLength: 1, maxLength: 500 });
+
+export function registerRemittanceRoutes(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  remitnet: Remitnet,
+): void {
+  const { network, remittances } = remitnet;
+  void ctx;
+
+  /** The remittance, if this key may see it (404 for an agent not on its route). */
+  async function visible(request: FastifyRequest, idText: string): Promise<Remittance> {
+    const r = await remittances.get(idText.toLowerCase());
+    const scope = agentScope(request);
+    if (scope !== null && !involves(r, scope)) {
+      throw new ApiError('not_found', 'no remittance with this id is visible to this key');
+    }
+    return r;
+  }
+
+  const CreateBody = Body({
+    quote_id: Id,
+    sender_id: Id,
+    recipient_id: Id,
+    codeword: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    id_document_ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  });
+  defineRoute<{ Body: Static<typeof CreateBody> }>(app, {
+    method: 'POST',
+    url: '/v1/remittances',
+    access: ACTORS,
+    idempotent: 'domain',
+    status: 201,
+    summary: 'Create a remittance from a quote; the answer holds the payout code, once',
+    description:
+      'The payout code is shown only in the first answer; remitnet keeps only its hash. A retry with the same Idempotency-Key and body answers the same remittance with `replayed: true` and `payout_code: null`. An agent key creates only from its own quotes.',
+    tags: ['remittances'],
+    schema: {
+      body: CreateBody,
+      response: {
+        201: Type.Object({
+          remittance: RemittanceWire,
+          payout_code: Type.Union([Type.String(), Type.Null()]),
+          replayed: Type.Boolean(),
+        }),
+        ...ProblemResponses,
+      },
+    },
+    handler: async (request, reply) => {
+      const b = request.body;
+      const scope = agentScope(request);
+      if (scope !== null) {
+        const q = await network.getQuote(b.quote_id.toLowerCase());
+        if (q.originAgentId !== scope) {
+          throw new ApiError('not_found', 'no quote with this id is visible to this key');
+        }
+      }
+      const key = `${principalOf(request).keyId}:${request.headers['idempotency-key'] as string}`;
+      const result = await remittances.create(
+        {
+          quoteId: b.quote_id.toLowerCase(),
+          senderId: b.sender_id.toLowerCase(),
+          recipientId: b.recipient_id.toLowerCase(),
+          idempotencyKey: key,
+          ...(b.codeword === undefined ? {} : { codeword: b.codeword }),
+          ...(b.id_document_ref === undefined ? {} : { idDocumentRef: b.id_document_ref }),
+        },
+        actorOf(request),
+      );
+      if (result.replayed) void reply.header('idempotent-replayed', 'true');
+      return {
+        remittance: remittanceToWire(result.remittance),
+        payout_code: result.payoutCode ?? null,
+        replayed: result.replayed,
+      };
+    },
+  });
+
+  defineRoute<{
+    Querystring: { state?: string; agent_id?: string; limit?: string; cursor?: string };
+  }>(app, {
+    method: 'GET',
+    url: '/v1/remittances',
+    access: READERS,
+    summary: 'List remittances (an agent key: those whose route includes it)',
+    tags: ['remittances'],
+    schema: {
+      querystring: Type.Object(
+        {
+          ...PageQuery,
+          state: Type.Optional(Type.Union(STATES.map((s) => Type.Literal(s)))),
+          agent_id: Type.Optional(Id),
+        },
+        { additionalProperties: false },
+      ),
+      response: { 200: Page(RemittanceWire, 'remittances'), ...ProblemResponses },
+    },
+    handler: async (request) => {
+      const q = request.query;
+      const scope = agentScope(request);
+      const agentId = scope ?? q.agent_id?.toLowerCase();
+      if (scope !== null && q.agent_id !== undefined && q.agent_id.toLowerCase() !== scope) {
+        throw new ApiError('forbidden', 'an agent key lists only its own remittances');
+      }
+      const page = await remittances.list({
+        ...(agentId === undefined ? {} : { agentId }),
+        ...(q.state === undefined ? {} : { state: q.state as RemittanceState }),
+        limit: parseLimit(q.limit, 50, 500),
+        ...(q.cursor === undefined ? {} : { cursor: q.cursor }),
+      });
+      return { items: page.items.map(remittanceToWire), next_cursor: page.nextCursor ?? null };
+    },
+  });
+
+  defineRoute<IdParams>(app, {
+    method: 'GET',
+    url: '/v1/remittances/:id',
+    access: READERS,
+    summary: 'A remittance: its state, route and amounts',
+    tags: ['remittances'],
+    schema: { params: Params, response: { 200: RemittanceWire, ...ProblemResponses } },
+    handler: async (request) => remittanceToWire(await visible(request, request.params.id)),
+  });
+
+  defineRoute<IdParams>(app, {
+    method: 'GET',
+    url: '/v1/remittances/:id/timeline',
+    access: READERS,
+    summary: "The sender's tracking view: states in plain words, no names or personal data",
+    tags: ['remittances'],
+    schema: {
+      params: Params,
+      response: { 200: Type.Object({ items: TimelineWire }), ...ProblemResponses },
+    },
+    handler: async (request) => {
+      const r = await visible(request, request.params.id);
+      return { items: timelineToWire(await remittances.timeline(r.id)) };
+    },
+  });
+
+  defineRoute<IdParams>(app, {
+    method: 'GET',
+    url: '/v1/remittances/:id/history',
+    access: OVERSIGHT,
+    summary: 'Every recorded transition with its actor and reason',
+    tags: ['remittances'],
+    schema: {
+      params: Params,
+      response: { 200: Type.Object({ items: HistoryWire }), ...ProblemResponses },
+    },
+    handler: async (request) => ({
+      items: historyToWire(await remittances.history(request.params.id.toLowerCase())),
+    }),
+  });
+
+  const Transition = (
+    url: string,
+    summary: string,
+    access: readonly ('operator' | 'agent' | 'auditor')[],
+    body: ReturnType<typeof Body> | undefined,
+    run: (id: string, request: FastifyRequest) => Promise<Remittance>,
+  ) =>
+    defineRoute<IdParams>(app, {
+      method: 'POST',
+      url,
+      access,
+      idempotent: true,
+      summary,
+      tags: ['remittances'],
+      schema: {
+        params: Params,
+        ...(body === undefined ? {} : { body }),
+        response: { 200: RemittanceWire, ...ProblemResponses },
+      },
+      handler: async (request) => {
+        const r = await visible(request, request.params.id);
+        return remittanceToWire(await run(r.id, request));
+      },
+    });
+
+  Transition(
+    '/v1/remittances/:id/fund',
+    "The origin agent took the sender's cash: reserve the amount on the ledger",
+    ACTORS,
+    undefined,
+    (id, request) => remittances.fund(id, actorOf(request)),
+  );
+  Transition(
+    '/v1/remittances/:id/accept',
+    'The awaited agent accepts its hop (the payout agent: only with enough cash on hand)',
+    ACTORS,
+    undefined,
+    (id, request) => remittances.accept(id, actorOf(request)),
+  );
+  const ReasonBody = Body({ reason: Reason });
+  Transition(
+    '/v1/remittances/:id/decline',
+    'The awaited agent declines: reroute within the quoted cost, else refund',
+    ACTORS,
+    ReasonBody,
+    (id, request) =>
+      remittances.decline(id, actorOf(request), (request.body as { reason: string }).reason),
+  );
+  const PayoutBody = Body({
+    code: Type.Optional(Type.String({ minLength: 1, maxLength: 40 })),
+    id_document_ref: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    codeword: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  });
+  Transition(
+    '/v1/remittances/:id/payout',
+    "The payout agent checked the recipient's proofs and paid: every reservation posts",
+    ACTORS,
+    PayoutBody,
+    (id, request) => {
+      const b = request.body as Static<typeof PayoutBody>;
+      return remittances.payout(
+        id,
+        {
+          ...(b.code === undefined ? {} : { code: b.code }),
+          ...(b.id_document_ref === undefined ? {} : { idDocumentRef: b.id_document_ref }),
+          ...(b.codeword === undefined ? {} : { codeword: b.codeword }),
+        },
+        actorOf(request),
+      );
+    },
+  );
+  Transition(
+    '/v1/remittances/:id/cancel',
+    'Cancel: before funding nothing moves; after funding the sender is refunded',
+    ACTORS,
+    ReasonBody,
+    (id, request) =>
+      remittances.cancel(id, actorOf(request), (request.body as { reason: string }).reason),
+  );
+  const ResolveBody = Body({
+    action: Type.Union([Type.Literal('resume'), Type.Literal('refund')]),
+    reason: Reason,
+  });
+  Transition(
+    '/v1/remittances/:id/resolve',
+    'Resolve a held remittance: resume (reroute) or refund through its origin agent',
+    OPERATOR,
+    ResolveBody,
+    (id, request) => {
+      const b = request.body as Static<typeof ResolveBody>;
+      return remittances.resolveHeld(id, b.action, actorOf(request), b.reason);
+    },
+  );
+  const WriteOffBody = Body({ refund_via_agent_id: Id, reason: Reason });
+  Transition(
+    '/v1/remittances/:id/write-off',
+    "Book the loss of a held remittance whose origin agent is gone with the sender's cash",
+    OPERATOR,
+    WriteOffBody,
+    (id, request) => {
+      const b = request.body as Static<typeof WriteOffBody>;
+      return remittances.writeOff(
+        id,
+        { refundViaAgentId: b.refund_via_agent_id.toLowerCase() },
+        actorOf(request),
+        b.reason,
+      );
+    },
+  );
+
+  const ReissueBody = Body({ reason: Reason });
+  defineRoute<IdParams & { Body: Static<typeof ReissueBody> }>(app, {
+    method: 'POST',
+    url: '/v1/remittances/:id/reissue-code',
+    access: OPERATOR,
+    idempotent: 'domain',
+    summary: 'Issue a new payout code (the old one stops working); shown once',
+    tags: ['remittances'],
+    schema: {
+      params: Params,
+      body: ReissueBody,
+      response: {
+        200: Type.Object({ remittance: RemittanceWire, payout_code: Type.String() }),
+        ...ProblemResponses,
+      },
+    },
+    handler: async (request) => {
+      const r = await remittances.reissuePayoutCode(
+        request.params.id.toLowerCase(),
+        actorOf(request),
+        request.body.reason,
+      );
+      return { remittance: remittanceToWire(r.remittance), payout_code: r.payoutCode };
+    },
+  });
+}
