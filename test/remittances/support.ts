@@ -316,3 +316,20 @@ export async function openValue(w: World, agents: readonly Agent[]): Promise<big
   for (const a of inflight) total += a.creditsPosted - a.debitsPosted;
   return total;
 }
+
+/**
+ * The stores this run covers: SQLite always; PostgreSQL (domain tables and, when built, the
+ * ledger) when REMITNET_TEST_STORES includes postgres or a server answers; mandatory in CI.
+ */
+export async function storeKinds(): Promise<('sqlite' | 'postgres')[]> {
+  const wanted = (process.env.REMITNET_TEST_STORES ?? 'sqlite,postgres').split(',');
+  const out: ('sqlite' | 'postgres')[] = [];
+  if (wanted.includes('sqlite')) out.push('sqlite');
+  if (wanted.includes('postgres')) {
+    if (await postgresReachable()) out.push('postgres');
+    else if (process.env.CI === 'true')
+      throw new Error(`PostgreSQL is required under CI (${PG_ADMIN})`);
+    else console.warn(`remittance tests: PostgreSQL did not answer at ${PG_ADMIN}; skipped`);
+  }
+  return out;
+}
