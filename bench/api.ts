@@ -1,0 +1,152 @@
+/**
+ * `npm run bench:api`: the HTTP API under load, as the issue defines it.
+ *
+ * This process runs the server (embedded SQLite, synchronous=FULL, a fresh temp database)
+ * and builds a two-hop corridor through the API; a separate client process (bench/
+ * api-client.ts) drives complete remittances over loopback with keep-alive connections.
+ * Phase 1, closed loop: as fast as the server answers. Phase 2, open loop: remittances
+ * offered at half the rate phase 1 reached, to measure latency at a sustainable load.
+ * Prints per-call p50/p99 and, last, one JSON line. Everything is bounded in time.
+ *
+ * Environment: BENCH_CONCURRENCY (default 128), BENCH_SECONDS (default 15),
+ * BENCH_WARMUP_SECONDS (default 3).
+ */
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.ts';
+import { startService } from '../src/api/service.ts';
+import { buildCorridor, customers, QUOTE_BODY, type Caller } from './api-network.ts';
+import { KINDS, type ClientJob, type ClientReport, type Kind } from './api-client.ts';
+
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 128);
+const measure_s = Number(process.env.BENCH_SECONDS ?? 15);
+const warmup_s = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+const ms = (us: number) => Math.round(us / 10) / 100;
+
+async function runClient(job: ClientJob): Promise<ClientReport> {
+  const child = fork(fileURLToPath(new URL('./api-client.ts', import.meta.url)), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const limit_ms = (job.warmup_s + job.measure_s + 60) * 1000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the client did not finish in time'));
+    }, limit_ms);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as ClientReport);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`the client exited with ${code}`));
+    });
+    child.send(job);
+  });
+}
+
+function summarize(label: string, r: ClientReport) {
+  const all: number[] = [];
+  const lines: string[] = [];
+  for (const k of KINDS) {
+    const xs = [...r.latencies_us[k as Kind]].sort((a, b) => a - b);
+    all.push(...xs);
+    lines.push(
+      `  ${k.padEnd(9)} n=${String(xs.length).padStart(6)}  p50 ${ms(percentile(xs, 50)).toFixed(2).padStart(7)} ms  p99 ${ms(percentile(xs, 99)).toFixed(2).padStart(7)} ms`,
+    );
+  }
+  all.sort((a, b) => a - b);
+  const rps = r.remittances / r.elapsed_s;
+  const cps = r.calls / r.elapsed_s;
+  console.log(
+    `${label}: ${rps.toFixed(0)} remittances/s, ${cps.toFixed(0)} calls/s over ${r.elapsed_s} s (errors ${r.errors}${r.firstError === null ? '' : `: ${r.firstError}`})`,
+  );
+  for (const l of lines) console.log(l);
+  console.log(
+    `  all calls p50 ${ms(percentile(all, 50)).toFixed(2)} ms  p99 ${ms(percentile(all, 99)).toFixed(2)} ms`,
+  );
+  return { rps, cps, p50: ms(percentile(all, 50)), p99: ms(percentile(all, 99)) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'remitnet-bench-api-'));
+const config = loadConfig({ REMITNET_DB: join(dir, 'bench.db') });
+const service = await startService({
+  config,
+  host: '127.0.0.1',
+  port: 0,
+  demo: true,
+  logLevel: 'warn',
+});
+try {
+  const { app, url } = service.server;
+  const operatorKey = service.operatorKey!;
+  const caller =
+    (key: string): Caller =>
+    async (method, path, body) => {
+      const r = await app.inject({
+        method,
+        url: path,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(method === 'POST' ? { 'idempotency-key': `setup-${Math.random()}` } : {}),
+        },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+      return { status: r.statusCode, json: r.body === '' ? null : r.json() };
+    };
+  const corridor = await buildCorridor(caller(operatorKey));
+  const people = await customers(caller(operatorKey));
+  const agentKey = async (agentId: string) =>
+    (await app.remitnet.keys.create({ role: 'agent', agentId, label: 'bench' })).key;
+  const keys = {
+    origin: await agentKey(corridor.origin),
+    intermediary: await agentKey(corridor.intermediary),
+    payout: await agentKey(corridor.payout),
+  };
+  const job: ClientJob = {
+    url,
+    keys,
+    sender: people.sender,
+    recipient: people.recipient,
+    quoteBody: QUOTE_BODY,
+    concurrency,
+    rate_per_s: 0,
+    warmup_s,
+    measure_s,
+    maxRemittances: 2_000_000,
+  };
+  console.log(
+    `bench:api  server ${url} (SQLite synchronous=${config.sqliteSynchronous}, ${config.sqlitePath}), client: separate process, ${concurrency} keep-alive connections`,
+  );
+  const full = summarize('phase 1, closed loop', await runClient(job));
+  const half = Math.max(1, Math.floor(full.rps / 2));
+  const halfReport = summarize(
+    `phase 2, open loop at ${half} remittances/s`,
+    await runClient({ ...job, rate_per_s: half }),
+  );
+  const batches = service.server.app.remitnet.metrics.ledgerBatches.get();
+  console.log(`ledger: ${batches} durable transfer batches in total (group commit)`);
+  console.log(
+    JSON.stringify({
+      bench: 'api',
+      remittances_per_s: Math.round(full.rps),
+      calls_per_s: Math.round(full.cps),
+      p50_ms: full.p50,
+      p99_ms: full.p99,
+      p99_ms_half_rate: halfReport.p99,
+    }),
+  );
+} finally {
+  await service.server.close();
+  rmSync(dir, { recursive: true, force: true });
+}
