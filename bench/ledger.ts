@@ -138,6 +138,8 @@ interface PhaseResult {
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
+  /** CPU seconds (user + system) this process spent in the phase: less noisy than wall time. */
+  readonly cpu: number;
 }
 
 /** Runs `total` transfers in calls of `batch`, each awaited; times only the calls. */
@@ -149,6 +151,7 @@ async function runPhase(
   nextId: () => bigint,
 ): Promise<PhaseResult> {
   const times: number[] = [];
+  const cpuStart = process.cpuUsage();
   let elapsed = 0;
   let done = 0;
   while (done < total) {
@@ -166,7 +169,9 @@ async function runPhase(
     w.transfers += n;
   }
   times.sort((a, b) => a - b);
+  const cpu = process.cpuUsage(cpuStart);
   return {
+    cpu: (cpu.user + cpu.system) / 1e6,
     name,
     transfers: done,
     batch,
@@ -310,13 +315,16 @@ async function main(): Promise<void> {
     const single = phases.find((p) => p.batch === 1);
     console.log(`\nremitnet ledger benchmark, store ${bench.name}`, bench.durability);
     console.log(
-      `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}`,
+      `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}${'cpu s*'.padStart(9)}`,
     );
     for (const p of phases) {
       console.log(
-        `${p.name.padEnd(20)}${fmt(p.transfers).padStart(12)}${fmt(p.seconds, 2).padStart(10)}${fmt(p.perS).padStart(14)}${fmt(p.p50, 3).padStart(13)}${fmt(p.p99, 3).padStart(13)}${fmt(p.max, 1).padStart(10)}`,
+        `${p.name.padEnd(20)}${fmt(p.transfers).padStart(12)}${fmt(p.seconds, 2).padStart(10)}${fmt(p.perS).padStart(14)}${fmt(p.p50, 3).padStart(13)}${fmt(p.p99, 3).padStart(13)}${fmt(p.max, 1).padStart(10)}${fmt(p.cpu, 1).padStart(9)}`,
       );
     }
+    console.log(
+      '* cpu s: CPU seconds (user + system) of this process in the phase, making the inputs included',
+    );
     if (!Number.isNaN(limit)) {
       console.log(
         `store limit: ${fmt(limit)} rows/s (plain multi-row INSERT, ${opts.batch} rows a commit)`,

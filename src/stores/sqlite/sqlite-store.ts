@@ -9,9 +9,29 @@
  *   A batch is first run assuming none of its ids exist; if an insert hits the unique
  *   index, or an event failed whose id might exist, it is rerun with real look-ups. In
  *   the common case a batch costs no id look-ups at all;
- * - rows go in through multi-row INSERT statements (256 rows a statement).
+ * - rows go in through multi-row INSERT statements (256 rows a statement), and changed
+ *   accounts through multi-row `UPDATE … FROM (VALUES …)` (512 rows a statement);
+ * - every hot-path write is `OR ROLLBACK` and there is no savepoint: a failing statement
+ *   (a duplicate id, or a broken invariant) undoes the whole transaction, so SQLite keeps
+ *   no statement journal and copies no page a second time. A duplicate id then reruns the
+ *   whole batch in a new transaction with real id look-ups (same timestamps);
+ * - durability: WAL + synchronous=FULL, so COMMIT returns after the WAL is fsynced: an
+ *   acknowledged batch survives power loss. Copying the WAL back into the database file
+ *   (checkpoint) is not needed for that, so a worker thread does it on its own connection
+ *   (Checkpointer, below) instead of the commit that crosses wal_autocheckpoint. It copies
+ *   each page once however many commits rewrote it (index leaves are rewritten by almost
+ *   every big batch);
+ * - where the time goes (bench/ledger.ts, 1M transfers in batches of 8189, 10,000
+ *   accounts): mostly SQLite's own work on the two account indexes of transfers
+ *   (debit_account_id, ts) and (credit_account_id, ts). Random account pairs put each
+ *   batch's ~16,000 index entries on ~16,000 different leaf pages, so a commit writes most
+ *   of both indexes to the WAL again (tens of MB a batch at 1M rows). Plain INSERTs of the
+ *   same rows with the same indexes (the benchmark's "limit") pay the same; without those
+ *   two indexes the same INSERTs run about 10 times faster.
  */
 import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import {
   executeAccounts,
   executeExpiry,
@@ -64,6 +84,12 @@ export interface SqliteStoreOptions {
   readonly accountCacheMax?: number;
   /** Milliseconds to wait for another process's write lock. */
   readonly busyTimeout_ms?: number;
+  /**
+   * Who copies the WAL back into the database file. 'background' (default for files): a
+   * worker thread with its own connection, so commits never wait for it; 'inline': SQLite's
+   * autocheckpoint, run by the commit that crosses 1000 WAL pages.
+   */
+  readonly checkpoint?: 'background' | 'inline';
 }
 
 const ROWS_PER_INSERT = 256;
@@ -92,6 +118,7 @@ export class SqliteStore implements LedgerStore {
   readonly #updateAccounts = new Map<number, Database.Statement>();
   /** 16-byte forms of account ids, so each transfer row does not allocate them again. */
   readonly #accountIdBytes = new Map<bigint, Buffer>();
+  #checkpointer: Checkpointer | undefined;
 
   private constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.db = db;
@@ -111,7 +138,12 @@ export class SqliteStore implements LedgerStore {
       db.pragma('cache_size = -65536');
       db.pragma('temp_store = MEMORY');
       await migrateSqlite(db);
-      return new SqliteStore(db, options);
+      const store = new SqliteStore(db, options);
+      if (options.path !== ':memory:' && options.path !== '' && options.checkpoint !== 'inline') {
+        db.pragma('wal_autocheckpoint = 0');
+        store.#checkpointer = new Checkpointer(db.name, store.synchronous);
+      }
+      return store;
     } catch (error) {
       db.close();
       throw error;
@@ -289,6 +321,7 @@ export class SqliteStore implements LedgerStore {
       const { value, after } = fn();
       this.db.exec('COMMIT');
       committed = true;
+      this.#checkpointer?.committed();
       after();
       return value;
     } catch (error) {
@@ -571,9 +604,78 @@ export class SqliteStore implements LedgerStore {
   }
 
   async close(): Promise<void> {
+    const checkpointer = this.#checkpointer;
+    this.#checkpointer = undefined;
+    if (checkpointer !== undefined) await checkpointer.stop();
     if (this.db.open) this.db.close();
   }
 }
+
+/**
+ * Copies the WAL into the database file on a worker thread with its own connection
+ * (PASSIVE checkpoints: never blocks the writer, never waits for it). Durability does not
+ * depend on it: a commit is durable once its WAL frames are synced. A checkpoint copies
+ * each page once however many commits rewrote it since the last one, so commits that keep
+ * touching the same index pages cost one copy, not one each. The writer restarts the WAL
+ * from its beginning once a checkpoint has caught up.
+ */
+class Checkpointer {
+  /** [0]: commits so far; [1]: 1 when asked to stop. */
+  readonly #signal = new Int32Array(new SharedArrayBuffer(8));
+  readonly #worker: Worker;
+  readonly #exited: Promise<void>;
+
+  constructor(path: string, synchronous: SqliteSynchronous) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    this.#worker = new Worker(CHECKPOINT_WORKER, {
+      eval: true,
+      workerData: { driver, path, synchronous, signal: this.#signal },
+    });
+    this.#worker.unref();
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once('exit', () => resolve());
+      // A failed checkpointer only means a bigger WAL; the next open checkpoints it.
+      this.#worker.once('error', () => resolve());
+    });
+  }
+
+  committed(): void {
+    Atomics.add(this.#signal, 0, 1);
+    Atomics.notify(this.#signal, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.#worker.ref(); // keep the process alive until the thread has closed its connection
+    Atomics.store(this.#signal, 1, 1);
+    Atomics.add(this.#signal, 0, 1);
+    Atomics.notify(this.#signal, 0);
+    await this.#exited;
+  }
+}
+
+/** The checkpointer's thread (CommonJS, so `require` finds the driver by its path). */
+const CHECKPOINT_WORKER = `
+const { workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const signal = workerData.signal;
+const db = new Database(workerData.path);
+db.pragma('synchronous = ' + workerData.synchronous);
+db.pragma('busy_timeout = 0');
+let seen = 0;
+for (;;) {
+  Atomics.wait(signal, 0, seen, 1000);
+  if (Atomics.load(signal, 1) === 1) break;
+  const now = Atomics.load(signal, 0);
+  if (now === seen) continue;
+  seen = now;
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    // Busy or interrupted: the next commit asks again.
+  }
+}
+db.close();
+`;
 
 const MAX_I64 = (1n << 63n) - 1n;
 
