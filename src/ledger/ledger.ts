@@ -50,6 +50,8 @@ export class Ledger {
   /** Resolves when the queue drains; used by close() to finish in-flight batches. */
   #idle: Promise<void> = Promise.resolve();
   #markIdle: () => void = () => {};
+  /** The latest time this ledger has used (see now()). */
+  #latest = 0n;
 
   constructor(store: LedgerStore, options: LedgerOptions = {}) {
     this.store = store;
@@ -60,14 +62,21 @@ export class Ledger {
     }
   }
 
+  /**
+   * The clock, never stepping back: once a sweep has expired reservations as of time t, no
+   * later batch may be timestamped before t (it would have seen a release that history,
+   * which counts an expiry from its deadline, places after it).
+   */
   now(): bigint {
-    return this.#clock();
+    const t = this.#clock();
+    if (t > this.#latest) this.#latest = t;
+    return this.#latest;
   }
 
   async createAccounts(batch: readonly AccountInput[]): Promise<CreateAccountResult[]> {
     const events = normalizeAccounts(batch);
     if (events.length === 0) return [];
-    return this.store.createAccounts(events, this.#clock());
+    return this.store.createAccounts(events, this.now());
   }
 
   /**
@@ -102,7 +111,7 @@ export class Ledger {
         const group = this.#takeGroup();
         const merged = group.length === 1 ? group[0]!.events : group.flatMap((w) => w.events);
         try {
-          const results = await this.store.createTransfers(merged, this.#clock());
+          const results = await this.store.createTransfers(merged, this.now());
           let offset = 0;
           for (const w of group) {
             w.resolve(results.slice(offset, offset + w.events.length));
@@ -136,7 +145,7 @@ export class Ledger {
   /** Expires every reservation past its deadline now; returns how many. */
   async expire(): Promise<number> {
     const next = await this.store.nextExpiry();
-    const now = this.#clock();
+    const now = this.now();
     if (next === null || next > now) return 0;
     return this.store.expirePending(now);
   }

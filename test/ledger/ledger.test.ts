@@ -601,6 +601,46 @@ describe.each(factories.map((f) => [f.name, f] as const))('Ledger on %s', (_n, f
       expect(await ledger.expire()).toBe(0);
     });
 
+    it('after a sweep, a clock that steps back never timestamps a batch before the expiry', async () => {
+      const ledger = new Ledger(store, { clock });
+      const { ids, id } = await accounts(ledger, 2);
+      const [a, b] = ids as [bigint, bigint];
+      space += 1n;
+      const drc = space << 64n;
+      expect(
+        await ledger.createAccounts([
+          { id: drc, ledger: USD, code: 1, flags: AccountFlags.debitsMustNotExceedCredits },
+        ]),
+      ).toEqual(['ok']);
+      const t = (over: Partial<TransferInput>): TransferInput => ({
+        id: id(),
+        debitAccountId: drc,
+        creditAccountId: b,
+        amount: 10n,
+        ledger: USD,
+        code: 1,
+        ...over,
+      });
+      const reserve = t({ flags: P, timeout: 1 });
+      expect(
+        await ledger.createTransfers([t({ debitAccountId: a, creditAccountId: drc }), reserve]),
+      ).toEqual(['ok', 'ok']);
+      const [p] = await ledger.lookupTransfers([reserve.id]);
+      const deadline = p!.timestamp + NS_PER_S;
+      now = deadline + NS_PER_S;
+      expect((await ledger.lookupAccounts([drc]))[0]!.debitsPending).toBe(0n); // swept
+      now = deadline - NS_PER_S / 2n; // the wall clock steps back (NTP)
+      const spend = t({});
+      expect(await ledger.createTransfers([spend])).toEqual(['ok']); // the reservation is gone
+      const [s] = await ledger.lookupTransfers([spend.id]);
+      // History must agree with what the batch saw: it came after the expiry, and at its
+      // own timestamp the account did not owe more than it held.
+      expect(s!.timestamp > deadline).toBe(true);
+      const at = await ledger.getAccountBalanceAt(drc, s!.timestamp);
+      expect(at.debitsPending + at.debitsPosted <= at.creditsPosted).toBe(true);
+      now = deadline + 10n * NS_PER_S;
+    });
+
     it('a sweep larger than one batch (8189) expires every reservation', async () => {
       const ledger = new Ledger(store, { clock });
       const { ids, id } = await accounts(ledger, 2);

@@ -6,7 +6,8 @@
  *
  * Rules reproduced:
  * - timestamps: event i of a batch gets base + i, base = max(now, last + 1); `last` moves to
- *   base + n - 1 whether or not the events succeeded;
+ *   base + n - 1 whether or not the events succeeded; `now` is the latest clock reading (the
+ *   Ledger's clock never steps back, so nothing is timestamped before a sweep already made);
  * - before every transfer batch (and on every sweep) each pending transfer with
  *   expiresAt <= base expires, released at resolvedAt = expiresAt;
  * - linked chains: the failing member keeps its code, every other member of the chain is
@@ -159,6 +160,13 @@ export class LedgerModel {
   transfers = new Map<bigint, ModelTransfer>();
   /** The last timestamp handed out (0 for an empty ledger, like an empty store). */
   last = 0n;
+  /** The latest clock reading: the Ledger's clock never steps back. */
+  latest = 0n;
+
+  private clock(now: bigint): bigint {
+    if (now > this.latest) this.latest = now;
+    return this.latest;
+  }
 
   // ---- state snapshots (for linked chains) -----------------------------------------------
 
@@ -228,7 +236,8 @@ export class LedgerModel {
 
   createAccounts(batch: readonly AccountInput[], now: bigint): CreateAccountResult[] {
     const events = batch.map(fillAccount);
-    const base = this.base(now);
+    if (events.length === 0) return []; // the Ledger answers an empty batch without the store
+    const base = this.base(this.clock(now));
     const results = this.runBatch(
       events.length,
       (i) => has(events[i]!.flags, LINKED),
@@ -271,7 +280,8 @@ export class LedgerModel {
 
   createTransfers(batch: readonly TransferInput[], now: bigint): CreateTransferResult[] {
     const events = batch.map(fillTransfer);
-    const base = this.base(now);
+    if (events.length === 0) return []; // the Ledger answers an empty batch without the store
+    const base = this.base(this.clock(now));
     if (events.length > 0) this.expire(base);
     const results = this.runBatch(
       events.length,
@@ -282,8 +292,13 @@ export class LedgerModel {
     return results;
   }
 
+  /** What a read through the Ledger does first: expire what is due by the clock. */
+  sweep(now: bigint): number {
+    return this.expire(this.clock(now));
+  }
+
   /** Expires every pending transfer due at `now`; returns how many. */
-  expire(now: bigint): number {
+  private expire(now: bigint): number {
     let count = 0;
     for (const t of this.transfers.values()) {
       if (t.status !== 'pending' || t.expiresAt === null || t.expiresAt === undefined) continue;

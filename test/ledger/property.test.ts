@@ -18,6 +18,7 @@ import {
   type Account,
   type AccountBalance,
   type AccountInput,
+  type Transfer,
   type TransferInput,
 } from '../../src/ledger/types.ts';
 import type { LedgerStore } from '../../src/ledger/store.ts';
@@ -212,6 +213,8 @@ class Run {
   readonly pendingIds: bigint[] = [];
   readonly inputs: TransferInput[] = [];
   readonly observations: Observation[] = [];
+  batchStart = 0;
+  batchPendingStart = 0;
 
   constructor(
     readonly store: LedgerStore,
@@ -277,8 +280,15 @@ class Run {
       case 'post':
       case 'void': {
         // Mostly transfers that are pending transfers in fact; sometimes any id used.
+        // Sometimes one made earlier in this same batch.
         const real = this.pendingIds.filter((id) => this.model.transfers.has(id));
-        const pool = s.pending % 7 === 0 || real.length === 0 ? this.usedIds : real;
+        const current = this.pendingIds.slice(this.batchPendingStart);
+        const pool =
+          s.pending % 4 === 2 && current.length > 0
+            ? current
+            : s.pending % 7 === 0 || real.length === 0
+              ? this.usedIds
+              : real;
         const pendingId =
           s.pending === 1000
             ? 0n
@@ -313,8 +323,15 @@ class Run {
       }
       case 'replay': {
         // Mostly events whose id is taken (so: exists or exists_with_different_*).
+        // Sometimes an event earlier in this same batch.
         const taken = this.inputs.filter((t) => this.model.transfers.has(t.id));
-        const from = s.pending % 5 === 0 || taken.length === 0 ? this.inputs : taken;
+        const current = this.inputs.slice(this.batchStart);
+        const from =
+          s.pending % 4 === 1 && current.length > 0
+            ? current
+            : s.pending % 5 === 0 || taken.length === 0
+              ? this.inputs
+              : taken;
         const original = from[s.pending % Math.max(1, from.length)];
         if (original === undefined) return { id: this.transferId(s.id) };
         const m = s.mutate;
@@ -352,14 +369,22 @@ class Run {
     await this.checkState();
   }
 
-  async createTransfers(batch: TransferInput[]): Promise<void> {
-    for (const t of batch) {
+  /** Resolves a batch event by event, so later events may name earlier ones of the batch. */
+  resolveBatch(specs: readonly TransferSpec[]): TransferInput[] {
+    this.batchStart = this.inputs.length;
+    this.batchPendingStart = this.pendingIds.length;
+    return specs.map((spec) => {
+      const t = this.resolveTransfer(spec);
       this.inputs.push(t);
       if (!this.usedIds.includes(t.id)) this.usedIds.push(t.id);
       if (((t.flags ?? 0) & TransferFlags.pending) !== 0 && !this.pendingIds.includes(t.id)) {
         this.pendingIds.push(t.id);
       }
-    }
+      return t;
+    });
+  }
+
+  async createTransfers(batch: TransferInput[]): Promise<void> {
     const expected = this.model.createTransfers(batch, this.now);
     const actual = await this.ledger.createTransfers(batch);
     expect(actual, `transfer results for ${describeBatch(batch)}`).toEqual(expected);
@@ -395,7 +420,7 @@ class Run {
   async read(): Promise<void> {
     const ids = [...this.pool, this.unknown];
     const actual = await this.ledger.lookupAccounts(ids);
-    this.model.expire(this.now);
+    this.model.sweep(this.now);
     const expected = ids.map((id) => this.model.account(id)).filter((a) => a !== undefined);
     expect(actual, 'lookupAccounts').toEqual(expected);
     checkBooks(await scanAll(this.store, this.start - 1n));
@@ -416,6 +441,25 @@ class Run {
       }),
     );
     expect(pending, 'lookupPending').toEqual(expectedPending);
+    // Each account's transfers, paged, are the model's in timestamp order (a few accounts).
+    for (const accountId of this.pool.slice(0, 4)) {
+      const expected = [...this.model.transfers.values()]
+        .filter((t) => t.debitAccountId === accountId || t.creditAccountId === accountId)
+        .sort((x, y) => (x.timestamp < y.timestamp ? -1 : 1))
+        .map((t) => this.model.transfer(t.id));
+      const got: Transfer[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.ledger.getAccountTransfers({
+          accountId,
+          limit: 7,
+          ...(cursor === undefined ? {} : { cursor }),
+        });
+        got.push(...page.transfers);
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(got, `transfers of account ${accountId}`).toEqual(expected);
+    }
     // Every observation would cost a query per account: check at most 8, spread out.
     const step = Math.max(1, Math.ceil(this.observations.length / 8));
     const sample = this.observations.filter((_o, i) => i % step === 0);
@@ -426,7 +470,7 @@ class Run {
         expect(got).toEqual(this.model.balanceAt(b.accountId, o.at));
       }
     }
-    this.model.expire(this.now);
+    this.model.sweep(this.now);
   }
 }
 
@@ -489,7 +533,7 @@ async function runScenario(
         await run.createAccounts(op.events.map((s) => run.resolveAccount(s)));
         break;
       case 'transfers':
-        await run.createTransfers(op.events.map((s) => run.resolveTransfer(s)));
+        await run.createTransfers(run.resolveBatch(op.events));
         break;
       case 'advance':
         run.now += op.by;
