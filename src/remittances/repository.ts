@@ -83,7 +83,7 @@ export class RemittanceRepository {
     if (next.version !== expected + 1) throw new Error('invariant: version must grow by one');
     return this.sql.transaction(async (tx) => {
       const n = await tx.execute(
-        `UPDATE remittances SET state = $1, version = $2, pending_step = $3, payout_agent_id = $4, awaiting_agent_id = $5, deadline_ms = $6, code_hash = $7, code_attempts = $8, body = $9, updated_at_ms = $10
+        `UPDATE remittances SET state = $1, version = $2, pending_step = $3, payout_agent_id = $4, awaiting_agent_id = $5, deadline_ms = $6, code_hash = $7, code_attempts = $8, body = $9, updated_at_ms = $10, deliver_minor = $13
          WHERE id = $11 AND version = $12`,
         [
           next.state,
@@ -98,6 +98,7 @@ export class RemittanceRepository {
           next.updatedAt_ms,
           next.id,
           expected,
+          next.deliverAmountMinor,
         ],
       );
       if (n !== 1) return false;

@@ -22,7 +22,6 @@ import {
 } from '../ledger/index.ts';
 import { divide, type CurrencyCode } from '../money/index.ts';
 import { RemitnetError } from '../network/errors.ts';
-import { fixDelivery } from '../network/routing.ts';
 import { decodeCursor, page, pageLimit, type NetworkService } from '../network/service.ts';
 import { derivedId, ledgerOf, positionId, TransferCode, writeOffId } from '../network/accounts.ts';
 import type { Actor, Page, QuoteLeg } from '../network/types.ts';
@@ -910,7 +909,9 @@ export class RemittanceService {
       return this.#run(row, { ...plan, effects: { ...plan.effects, failed } });
     }
     const now = this.#clock();
-    const legs: QuoteLeg[] = fixDelivery(alt.priced, row.deliverAmountMinor).legs;
+    // The recipient gets whatever the new route delivers: at least the quoted amount (the
+    // search requires it); a cheaper route's saving goes to the family, not to an agent.
+    const legs: QuoteLeg[] = alt.priced.legs;
     const attempt = row.attempt + 1;
     await this.#ensureCurrencies(legs);
     const fid = hex(fundingId(row.id));
@@ -928,6 +929,7 @@ export class RemittanceService {
       ...row,
       state: 'funded',
       legs,
+      deliverAmountMinor: alt.priced.deliverMinor,
       attempt,
       acceptedHops: 0,
       awaitingHop: 1,
