@@ -132,10 +132,11 @@ class TransferBatch {
         this.#undo = [];
       }
       let result: CreateTransferResult;
-      if (chainStart !== -1 && chainBroken) {
-        result = 'linked_event_failed';
-      } else if (linked && i === n - 1) {
+      // As TigerBeetle: a linked last event is an open chain even when the chain already broke.
+      if (linked && i === n - 1) {
         result = 'linked_event_chain_open';
+      } else if (chainStart !== -1 && chainBroken) {
+        result = 'linked_event_failed';
       } else {
         result = this.#create(e, firstTimestamp + BigInt(i));
       }
@@ -485,8 +486,8 @@ export function executeAccounts(
       chainIds = [];
     }
     let result: CreateAccountResult;
-    if (chainStart !== -1 && chainBroken) result = 'linked_event_failed';
-    else if (linked && i === n - 1) result = 'linked_event_chain_open';
+    if (linked && i === n - 1) result = 'linked_event_chain_open';
+    else if (chainStart !== -1 && chainBroken) result = 'linked_event_failed';
     else {
       result = createAccount(e, created.get(e.id) ?? view.account(e.id));
       if (result === 'ok') {

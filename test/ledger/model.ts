@@ -12,8 +12,8 @@
  *   expiresAt <= base expires, released at resolvedAt = expiresAt;
  * - linked chains: the failing member keeps its code, every other member of the chain is
  *   linked_event_failed; `exists` does not break a chain; a chain still open at the end of
- *   the batch fails with linked_event_chain_open on its last event, unless an earlier member
- *   already failed (then that last event is linked_event_failed, as in the engine);
+ *   the batch fails with linked_event_chain_open on its last event, even when an earlier
+ *   member already failed (as TigerBeetle's state machine does);
  * - duplicate ids within a batch and across batches: exists / exists_with_different_*.
  */
 import type { CreateAccountResult, CreateTransferResult } from '../../src/ledger/results.ts';
@@ -226,6 +226,8 @@ export class LedgerModel {
       if (failed !== -1) {
         this.restore(saved);
         for (let k = i; k <= end; k++) if (k !== failed) results[k] = 'linked_event_failed';
+        // As in TigerBeetle, a linked last event is reported as an open chain in any case.
+        if (end === n - 1 && isLinked(end)) results[end] = 'linked_event_chain_open';
       }
       i = end + 1;
     }

@@ -157,6 +157,21 @@ const TRANSFER_CASES: TransferCase[] = [
     title: 'a batch whose last event is linked',
     batch: (f) => [one(f, { flags: LINKED }), one(f, { flags: LINKED })],
   },
+  {
+    code: 'linked_event_chain_open',
+    title: 'the last event of a broken, open chain (as TigerBeetle: not linked_event_failed)',
+    batch: (f) => [one(f, { flags: LINKED, amount: 0n }), one(f, { flags: LINKED })],
+  },
+  {
+    code: 'amount_must_be_positive',
+    title: 'the failing member of an open chain keeps its code',
+    batch: (f) => [
+      one(f, { flags: LINKED }),
+      one(f, { flags: LINKED, amount: 0n }),
+      one(f, { flags: LINKED }),
+    ],
+    at: 1,
+  },
   { code: 'reserved_flag', title: 'an undefined flag bit', batch: (f) => [one(f, { flags: 64 })] },
   { code: 'id_must_not_be_zero', title: 'id 0', batch: (f) => [one(f, { id: 0n })] },
   {
@@ -533,6 +548,14 @@ const ACCOUNT_CASES: AccountCase[] = [
     code: 'linked_event_chain_open',
     title: 'a batch whose last account is linked',
     batch: (id) => [acct(id, { flags: AccountFlags.linked })],
+  },
+  {
+    code: 'linked_event_chain_open',
+    title: 'the last account of a broken, open chain (as TigerBeetle)',
+    batch: (id) => [
+      acct(id, { flags: AccountFlags.linked, code: 0 }),
+      acct(id + 1n, { flags: AccountFlags.linked }),
+    ],
   },
   { code: 'reserved_flag', title: 'an undefined flag', batch: (id) => [acct(id, { flags: 8 })] },
   { code: 'id_must_not_be_zero', title: 'id 0', batch: () => [acct(0n)] },
