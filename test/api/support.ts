@@ -9,7 +9,7 @@ import { createLogger } from '../../src/api/logger.ts';
 import { Ledger } from '../../src/ledger/index.ts';
 import { SqliteClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
-import { createRemitnet, type Remitnet } from '../../src/remittances/index.ts';
+import { createRemitnet, type Remitnet, type RemitnetConfig } from '../../src/remittances/index.ts';
 import { accountOwnerOf, domainPlugin } from '../../src/api/domain.ts';
 import { buildCorridor, type Caller, type Corridor } from '../../bench/api-network.ts';
 
@@ -40,6 +40,7 @@ export const AGENT_B = 'bb'.repeat(16);
 export async function testApi(
   extra: Partial<Omit<AppServices, 'ledger' | 'sql'>> = {},
   setup?: (ledger: Ledger, sql: SqliteClient) => Promise<Partial<AppServices>>,
+  domainConfig: Omit<RemitnetConfig, 'payoutCodeSecret'> = {},
 ): Promise<TestApi> {
   const store = await SqliteStore.open({ path: ':memory:' });
   const ledger = new Ledger(store);
@@ -48,7 +49,7 @@ export async function testApi(
   const remitnet = await createRemitnet({
     ledger,
     sql,
-    config: { payoutCodeSecret: 'test-secret-0123456789abcdef' },
+    config: { ...domainConfig, payoutCodeSecret: 'test-secret-0123456789abcdef' },
   });
   const more = setup === undefined ? {} : await setup(ledger, sql);
   const logs: string[] = [];
@@ -126,8 +127,10 @@ export interface CorridorApi extends TestApi {
   ): Promise<LightMyRequestResponse>;
 }
 
-export async function corridorApi(): Promise<CorridorApi> {
-  const t = await testApi();
+export async function corridorApi(
+  domainConfig: Omit<RemitnetConfig, 'payoutCodeSecret'> = {},
+): Promise<CorridorApi> {
+  const t = await testApi({}, undefined, domainConfig);
   const corridor = await buildCorridor(t.caller('operator'));
   const make = async (agentId: string) =>
     (await t.app.remitnet.keys.create({ role: 'agent', agentId, label: 'corridor' })).key;
