@@ -10,6 +10,7 @@ import { LedgerError, type CreateAccountResult, type CreateTransferResult } from
 import type { LedgerStore } from './store.ts';
 import {
   BATCH_MAX,
+  MAX_AMOUNT,
   TransferFlags,
   U128_MAX,
   type Account,
@@ -188,12 +189,24 @@ export class Ledger {
       throw new LedgerError('limit_invalid', `got ${String(filter.limit)}`);
     }
     checkIds([filter.accountId]);
+    checkTimestamp(filter.timestampMin, 'timestampMin');
+    checkTimestamp(filter.timestampMax, 'timestampMax');
+    if (filter.side !== undefined && !['debits', 'credits', 'both'].includes(filter.side)) {
+      throw new LedgerError('event_malformed', "side must be 'debits', 'credits' or 'both'");
+    }
+    if (filter.reversed !== undefined && typeof filter.reversed !== 'boolean') {
+      throw new LedgerError('event_malformed', 'reversed must be a boolean');
+    }
+    if (filter.cursor !== undefined && typeof filter.cursor !== 'string') {
+      throw new LedgerError('cursor_invalid');
+    }
     return this.store.getAccountTransfers(filter);
   }
 
   /** Balances as of a past time, rebuilt from history (expiries count from their deadline). */
   async getAccountBalanceAt(accountId: bigint, timestamp: bigint): Promise<AccountBalance> {
     checkIds([accountId]);
+    checkTimestamp(timestamp, 'timestamp');
     // A reservation past its deadline counts as released from then only once swept.
     await this.expire();
     const balance = await this.store.getAccountBalanceAt(accountId, timestamp);
@@ -215,6 +228,14 @@ export class Ledger {
 
 function endsLinked(w: Waiter): boolean {
   return (w.events[w.events.length - 1]!.flags & TransferFlags.linked) !== 0;
+}
+
+/** Timestamps are signed 64-bit nanoseconds: a bigint from 0 to 2^63-1 (or left out). */
+function checkTimestamp(t: unknown, field: string): void {
+  if (t === undefined) return;
+  if (typeof t !== 'bigint' || t < 0n || t > MAX_AMOUNT) {
+    throw new LedgerError('event_malformed', `${field} must be a bigint from 0 to 2^63-1`);
+  }
 }
 
 function checkIds(ids: readonly bigint[]): void {

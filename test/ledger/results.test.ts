@@ -830,6 +830,44 @@ describe.each(factories.map((f) => [f.name, f] as const))('result codes on %s', 
       );
     });
 
+    it('event_malformed: a transfer filter or a balance time of the wrong type or range', async () => {
+      const f = await fixture();
+      await f.must([one(f)]);
+      const bad: unknown[] = [
+        { timestampMin: 5 },
+        { timestampMax: -1n },
+        { timestampMin: 1n << 63n },
+        { side: 'left' },
+        { reversed: 'yes' },
+        { accountId: 7 },
+      ];
+      for (const over of bad) {
+        await expectLedgerError(
+          ledger.getAccountTransfers({ accountId: f.a, limit: 5, ...(over as object) }),
+          'event_malformed',
+        );
+      }
+      await expectLedgerError(
+        ledger.getAccountTransfers({ accountId: f.a, limit: 5, cursor: 5 as unknown as string }),
+        'cursor_invalid',
+      );
+      for (const at of [-1n, 1n << 63n, 5 as unknown as bigint]) {
+        await expectLedgerError(ledger.getAccountBalanceAt(f.a, at), 'event_malformed');
+      }
+      // The valid extremes are fine.
+      const page = await ledger.getAccountTransfers({
+        accountId: f.a,
+        limit: 5,
+        timestampMin: 0n,
+        timestampMax: (1n << 63n) - 1n,
+        side: 'debits',
+        reversed: false,
+      });
+      expect(page.transfers).toHaveLength(1);
+      expect((await ledger.getAccountBalanceAt(f.a, (1n << 63n) - 1n)).debitsPosted).toBe(10n);
+      expect((await ledger.getAccountBalanceAt(f.a, 0n)).debitsPosted).toBe(0n);
+    });
+
     it('cursor_invalid: a cursor the ledger did not hand out', async () => {
       const f = await fixture();
       await f.must([one(f), one(f), one(f)]);
