@@ -8,8 +8,7 @@
  * mode `writers`: conflicting traffic on a few hot accounts (plain, pending, post, void,
  *   linked chains, shared ids every worker submits, pendings every worker races to post or
  *   void), several calls in flight at once so group commit merges them.
- * mode `crash`: batches of linked transfers, each acknowledged batch reported; the parent
- *   SIGKILLs this process at some point.
+ * (The crash test on PostgreSQL is test/ledger/crash.test.ts, through crash-stores.ts.)
  */
 import { pathToFileURL } from 'node:url';
 import { Ledger, TransferFlags, type TransferInput } from '../../src/ledger/index.ts';
@@ -29,15 +28,6 @@ export interface WritersConfig {
   /** Pending transfers made by the parent that every worker tries to post or void. */
   readonly contested: readonly string[];
   readonly seed: number;
-}
-
-export interface CrashConfig {
-  readonly url: string;
-  readonly schema?: string;
-  readonly ledger: number;
-  readonly accounts: readonly string[];
-  readonly batch: number;
-  readonly idBase: string;
 }
 
 export type SerializedTransfer = Record<string, string | number>;
@@ -179,41 +169,6 @@ async function writers(cfg: WritersConfig): Promise<void> {
   await ledger.close();
 }
 
-async function crash(cfg: CrashConfig): Promise<void> {
-  const store = await PostgresStore.open({
-    connectionString: cfg.url,
-    schema: cfg.schema,
-    migrate: false,
-  });
-  const ledger = new Ledger(store);
-  const accounts = cfg.accounts.map(BigInt);
-  let next = BigInt(cfg.idBase);
-  for (let b = 0; ; b++) {
-    const events: TransferInput[] = [];
-    for (let k = 0; k < cfg.batch; k++) {
-      const dr = accounts[(b + k) % accounts.length]!;
-      const cr = accounts[(b + k + 1) % accounts.length]!;
-      events.push({
-        id: next++,
-        debitAccountId: dr,
-        creditAccountId: cr,
-        amount: BigInt(1 + k),
-        ledger: cfg.ledger,
-        code: 1,
-        // Every batch is one linked chain: all of it or none of it, by the ledger's rules
-        // as well as by the transaction.
-        flags: k < cfg.batch - 1 ? TransferFlags.linked : 0,
-      });
-    }
-    // Announce the batch before sending it, acknowledge it after: the parent then knows
-    // every batch that may be in the database, and which must be.
-    process.stdout.write(`send ${b} ${events[0]!.id} ${events.length}\n`);
-    const results = await ledger.createTransfers(events);
-    if (results.some((r) => r !== 'ok')) throw new Error(`batch ${b}: ${results.join(',')}`);
-    process.stdout.write(`ack ${b}\n`);
-  }
-}
-
 const [mode, json] = process.argv.slice(2);
 // Only when run as a process: the tests import the helpers above.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
@@ -223,7 +178,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
 async function main(): Promise<void> {
   try {
     if (mode === 'writers') await writers(JSON.parse(json!) as WritersConfig);
-    else if (mode === 'crash') await crash(JSON.parse(json!) as CrashConfig);
     else throw new Error(`unknown mode ${mode}`);
   } catch (error) {
     process.stderr.write(

@@ -402,6 +402,9 @@ export class PostgresStore implements LedgerStore {
       const wrote = new Map<bigint, Account>();
       try {
         client = await this.pool.connect();
+        // A checked-out client has no pool listener: a connection dying between two
+        // queries would otherwise be an uncaught 'error'. The next query fails instead.
+        client.on('error', ignore);
         const c = client;
         const tx: Tx = {
           c,
@@ -472,6 +475,7 @@ export class PostgresStore implements LedgerStore {
         }
         throw error;
       } finally {
+        client?.off('error', ignore);
         client?.release(broken ? true : undefined);
       }
     }
@@ -802,6 +806,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
       },
       apply: async (m) => {
         const c = await pool.connect();
+        c.on('error', ignore);
         try {
           await c.query('BEGIN');
           // Several processes may open the same database at once: one migrates, the
@@ -823,6 +828,7 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
           await c.query('ROLLBACK').catch(() => undefined);
           throw error;
         } finally {
+          c.off('error', ignore);
           c.release();
         }
       },
@@ -984,6 +990,8 @@ function arr<T>(items: readonly T[], f: (x: T) => string): string {
 function uniqueIds(ids: readonly bigint[]): bigint[] {
   return [...new Set(ids)];
 }
+
+function ignore(): void {}
 
 function sleep_ms(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
