@@ -84,12 +84,11 @@ const service = await startService({
   config,
   host: '127.0.0.1',
   port: 0,
-  demo: true,
   logLevel: 'warn',
 });
 try {
   const { app, url } = service.server;
-  const operatorKey = service.operatorKey!;
+  const operatorKey = (await app.remitnet.keys.create({ role: 'operator', label: 'bench' })).key;
   const caller =
     (key: string): Caller =>
     async (method, path, body) => {

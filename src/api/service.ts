@@ -3,6 +3,7 @@
  * `npm start` and the load benchmark start it.
  */
 import type { Config } from '../config.ts';
+import { loadDemo } from '../demo/index.ts';
 import { accountOwnerOf, domainPlugin } from './domain.ts';
 import { ApiKeyStore } from './keys.ts';
 import { createLogger } from './logger.ts';
@@ -34,6 +35,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   try {
     const keys = new ApiKeyStore(runtime.sql);
     let operatorKey: string | null = null;
+    let demoSummary: string | null = null;
+    if (options.demo === true) {
+      const demo = await loadDemo(runtime.remitnet);
+      demoSummary = `${demo.loaded ? 'loaded' : 'already present'}: ${demo.agents} agents, ${demo.links} links, ${demo.remittances.length} remittances`;
+    }
     if (options.demo === true && (await keys.countActive('operator')) === 0) {
       operatorKey = (await keys.create({ role: 'operator', label: 'created by serve --demo' })).key;
     }
@@ -47,7 +53,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       accountOwner: accountOwnerOf(runtime.remitnet),
       handleSignals: options.handleSignals ?? false,
     });
-    return { server, operatorKey, demoSummary: null };
+    return { server, operatorKey, demoSummary };
   } catch (error) {
     await runtime.close();
     throw error;
