@@ -74,7 +74,9 @@ type Op =
   | { readonly op: 'accounts'; readonly events: readonly AccountSpec[] }
   | { readonly op: 'transfers'; readonly events: readonly TransferSpec[] }
   | { readonly op: 'advance'; readonly by: bigint }
-  | { readonly op: 'read' };
+  | { readonly op: 'read' }
+  /** Several createTransfers calls at once: the Ledger merges them (group commit). */
+  | { readonly op: 'concurrent'; readonly calls: readonly (readonly TransferSpec[])[] };
 
 const accountSpec: fc.Arbitrary<AccountSpec> = fc.record({
   id: fc.nat(11),
@@ -172,6 +174,15 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       .map((by) => ({ op: 'advance' as const, by })),
   },
   { weight: 1, arbitrary: fc.constant({ op: 'read' as const }) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(fc.array(transferSpec, { minLength: 1, maxLength: 4 }), {
+        minLength: 2,
+        maxLength: 4,
+      })
+      .map((calls) => ({ op: 'concurrent' as const, calls })),
+  },
 );
 
 /** Accounts 1..6 in the first ledger, 7..8 in the second, each with or without a constraint. */
@@ -392,6 +403,44 @@ class Run {
     await this.checkState();
   }
 
+  /**
+   * Calls made together. The Ledger documents how it merges them: in call order, as many as
+   * fit a batch, and a call whose last event is linked goes alone. The model runs each
+   * merged group as one batch (so a deadline inside the group is seen as the store sees it).
+   */
+  async concurrent(calls: TransferInput[][]): Promise<void> {
+    const groups: TransferInput[][][] = [];
+    let group: TransferInput[][] = [];
+    for (const call of calls) {
+      const endsLinked = ((call[call.length - 1]!.flags ?? 0) & TransferFlags.linked) !== 0;
+      if (group.length > 0 && endsLinked) {
+        groups.push(group);
+        group = [];
+      }
+      group.push(call);
+      if (endsLinked) {
+        groups.push(group);
+        group = [];
+      }
+    }
+    if (group.length > 0) groups.push(group);
+    const expected: string[][] = [];
+    for (const g of groups) {
+      const results = this.model.createTransfers(g.flat(), this.now);
+      let offset = 0;
+      for (const call of g) {
+        expected.push(results.slice(offset, offset + call.length));
+        offset += call.length;
+      }
+    }
+    const actual = await Promise.all(calls.map((c) => this.ledger.createTransfers(c)));
+    expect(actual, `concurrent results for ${calls.map(describeBatch).join(' | ')}`).toEqual(
+      expected,
+    );
+    for (const r of actual.flat()) seenResults.set(r, (seenResults.get(r) ?? 0) + 1);
+    await this.checkState();
+  }
+
   /** Balances equal, books balance per ledger, constraints hold; records an observation. */
   async checkState(): Promise<void> {
     const actual = await scanAll(this.store, this.start - 1n);
@@ -540,6 +589,9 @@ async function runScenario(
         break;
       case 'read':
         await run.read();
+        break;
+      case 'concurrent':
+        await run.concurrent(op.calls.map((c) => run.resolveBatch(c)));
         break;
     }
   }
