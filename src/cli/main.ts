@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { registerLedgerDemo } from './commands/ledger-demo.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerServe } from './commands/serve.ts';
+import { registerInit } from './commands/init.ts';
+import { registerClientCommands } from './commands/client.ts';
 
 const program = new Command();
 program
@@ -14,8 +16,10 @@ program
   .option('--json', 'print results as JSON on stdout (for scripts)')
   .showHelpAfterError('(run with --help for usage)');
 
+registerInit(program);
 registerServe(program);
 registerKeys(program);
+registerClientCommands(program);
 registerLedgerDemo(program);
 
 try {
