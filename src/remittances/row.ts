@@ -23,13 +23,21 @@ export interface StepEffects {
 export interface StepIntent {
   readonly op: string;
   readonly transfers: readonly TransferInput[];
-  readonly success: RemittanceRow;
+  /** The row on success, as a patch against the row before the step. */
+  readonly success: RowPatch;
   readonly events: readonly EventDraft[];
   readonly effects: StepEffects;
   readonly newAgents: readonly string[];
-  readonly revert: RemittanceRow;
+  /** Undoes what the step changed while in progress (e.g. state 'paid'). */
+  readonly revert: RowPatch;
   /** What to do when the ledger refuses: put the row back, or refund the sender. */
   readonly onRefused: 'revert' | 'refund';
+}
+
+/** Fields to set and fields to remove. */
+export interface RowPatch {
+  readonly set: Readonly<Record<string, unknown>>;
+  readonly unset: readonly string[];
 }
 
 export interface RemittanceRow extends Remittance {

@@ -48,7 +48,13 @@ import {
   sameHash,
 } from './payout-code.ts';
 import { RemittanceRepository, type EventDraft } from './repository.ts';
-import { toPublic, type RemittanceRow, type StepEffects, type StepIntent } from './row.ts';
+import {
+  toPublic,
+  type RemittanceRow,
+  type RowPatch,
+  type StepEffects,
+  type StepIntent,
+} from './row.ts';
 import { REMITTANCE_MIGRATIONS } from './schema.ts';
 import { assertTransition, IN_FLIGHT } from './state-machine.ts';
 import { timelineOf } from './timeline.ts';
@@ -982,14 +988,22 @@ export class RemittanceService {
       );
       return { ...next, version: row.version + 1 };
     }
+    // The intent stores only what changes (a patch against the row), not whole rows: it is
+    // written and read on every step, so its size is the hot path's JSON cost.
+    const duringKeys = Object.keys(plan.during ?? {});
     const intent: StepIntent = {
       op: plan.op,
       transfers: plan.transfers,
-      success: plan.success,
+      success: diff(row, plan.success, duringKeys),
       events: plan.events,
       effects: plan.effects ?? {},
       newAgents: plan.newAgents ?? [],
-      revert: row,
+      revert: {
+        set: Object.fromEntries(
+          duringKeys.filter((k) => k in row).map((k) => [k, row[k as keyof RemittanceRow]]),
+        ),
+        unset: duringKeys.filter((k) => !(k in row)),
+      },
       onRefused: plan.onRefused ?? 'revert',
     };
     const during: RemittanceRow = {
@@ -1015,7 +1029,7 @@ export class RemittanceService {
     }
     const refused = results.some((r, i) => !acceptable(r, intent.transfers[i]!));
     if (!refused) {
-      const { intent: _i, pendingStep: _p, ...base } = intent.success;
+      const base = patched(row, intent.success);
       const next: RemittanceRow = {
         ...base,
         version: row.version + 1,
@@ -1024,7 +1038,7 @@ export class RemittanceService {
       await this.#write(row, next, intent.events, intent.effects, intent.newAgents);
       return next;
     }
-    const { intent: _i, pendingStep: _p, ...base } = intent.revert;
+    const base = patched(row, intent.revert);
     const reverted: RemittanceRow = {
       ...base,
       version: row.version + 1,
@@ -1095,6 +1109,25 @@ export class RemittanceService {
 }
 
 const sweeper: Actor = { kind: 'system', id: 'sweeper' };
+
+/** The fields of `to` that differ from `from` (by identity), and those it dropped. */
+function diff(from: RemittanceRow, to: RemittanceRow, always: readonly string[]): RowPatch {
+  const a = from as unknown as Record<string, unknown>;
+  const b = to as unknown as Record<string, unknown>;
+  const set: Record<string, unknown> = {};
+  for (const k of Object.keys(b)) if (a[k] !== b[k] || always.includes(k)) set[k] = b[k];
+  const unset = Object.keys(a).filter((k) => !(k in b));
+  return { set, unset };
+}
+
+/** A row with a patch applied, and without the step in progress. */
+function patched(row: RemittanceRow, p: RowPatch): RemittanceRow {
+  const out = { ...(row as unknown as Record<string, unknown>), ...p.set };
+  for (const k of p.unset) delete out[k];
+  delete out.intent;
+  delete out.pendingStep;
+  return out as unknown as RemittanceRow;
+}
 
 function ev(
   from: RemittanceState | null,
