@@ -101,6 +101,7 @@ interface Plan {
 
 const SYSTEM: Actor = { kind: 'system', id: 'remitnet' };
 const SWEEP_BATCH = 500;
+const QUOTE_KEEP_MS = 24 * 3_600_000;
 const KEY_MAX = 200;
 const REASON_MAX = 500;
 
@@ -328,7 +329,9 @@ export class RemittanceService {
     assertTransition('funded', row.state);
     const now = this.#clock();
     if (now >= row.quoteExpiresAt_ms) throw new RemitnetError('quote_expired', row.quoteId);
-    await this.#activeAgent(row.originAgentId);
+    // Every agent on the route must still be active: the sender should not hand over cash
+    // for a route that is already broken (a new quote finds another).
+    for (const leg of row.legs) await this.#activeAgent(leg.agentId);
     const payoutDeadline = now + this.#cfg.payoutWindow_ms;
     const reservationDeadline = payoutDeadline + this.#cfg.grace_ms;
     const timeout = timeoutFor(reservationDeadline, now);
@@ -451,6 +454,7 @@ export class RemittanceService {
     const now = this.#clock();
     if (now >= row.payoutDeadline_ms!) throw new RemitnetError('deadline_passed', 'payout');
     if (row.payoutCodeLocked) throw new RemitnetError('payout_code_locked');
+    await this.#activeAgent(row.payoutAgentId);
     const proofs = this.#network.corridorConfig(row.corridor).proofs ?? ['code'];
     if (proofs.includes('code')) {
       if (!nonEmpty(input.code)) throw new RemitnetError('proof_missing', 'the payout code');
@@ -747,6 +751,8 @@ export class RemittanceService {
     let refunded = 0;
     let failed = 0;
     const ids = await this.repo.due(['created', 'funded', 'ready'], now, SWEEP_BATCH);
+    // Quotes are kept a day past expiry (for support questions), then dropped.
+    await this.#network.repo.purgeQuotes(now - QUOTE_KEEP_MS);
     for (const id of ids) {
       try {
         const row = await this.#row(id);
