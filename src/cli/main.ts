@@ -8,6 +8,7 @@ import { registerKeys } from './commands/keys.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerInit } from './commands/init.ts';
 import { registerClientCommands } from './commands/client.ts';
+import { registerMigrate } from './commands/migrate.ts';
 
 const program = new Command();
 program
@@ -21,6 +22,7 @@ registerServe(program);
 registerKeys(program);
 registerClientCommands(program);
 registerLedgerDemo(program);
+registerMigrate(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -233,6 +233,24 @@ export class PostgresStore implements LedgerStore {
    * Every failure is one LedgerError line naming the server and what failed.
    */
   static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = await PostgresStore.#connect(options);
+    try {
+      if (options.migrate !== false) await migratePostgres(store.pool);
+      else await checkSchemaVersion(store.pool);
+      return store;
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      if (error instanceof LedgerError) throw error;
+      throw new LedgerError(
+        'store_unavailable',
+        `PostgreSQL at ${store.target}: migration failed: ${explain(error)}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** A pool that has answered once, or one clear line saying why not. */
+  static async #connect(options: PostgresStoreOptions): Promise<PostgresStore> {
     const target = describeTarget(options.connectionString);
     const schema = options.schema;
     if (schema !== undefined && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
@@ -241,34 +259,48 @@ export class PostgresStore implements LedgerStore {
         `schema must be a lower-case SQL identifier, not ${JSON.stringify(schema)}`,
       );
     }
+    const connectTimeout_ms = options.connectTimeout_ms ?? 5000;
     const pool = createPool(options.connectionString, {
       max: options.poolMax ?? 4,
-      connectTimeout_ms: options.connectTimeout_ms ?? 5000,
+      connectTimeout_ms,
       idleTimeout_ms: options.idleTimeout_ms ?? 10_000,
       applicationName: options.applicationName ?? 'remitnet',
       schema,
     });
+    const started = Date.now();
     try {
       await pool.query(schema === undefined ? 'SELECT 1' : `CREATE SCHEMA IF NOT EXISTS ${schema}`);
     } catch (error) {
       await pool.end().catch(() => undefined);
-      throw new LedgerError('store_unavailable', `PostgreSQL at ${target}: ${explain(error)}`, {
+      const timedOut = Date.now() - started >= connectTimeout_ms - 50;
+      const why = timedOut
+        ? `no answer within ${connectTimeout_ms} ms (connection timed out)`
+        : explain(error);
+      throw new LedgerError('store_unavailable', `PostgreSQL at ${target}: ${why}`, {
         cause: error,
       });
     }
+    return new PostgresStore(pool, target, options);
+  }
+
+  /**
+   * Applies migrations and closes (for `remitnet migrate`): what was applied, or one
+   * LedgerError line naming the server and what failed; a newer schema is refused.
+   */
+  static async migrate(connectionString: string, schema?: string): Promise<MigrationReport> {
+    const store = await PostgresStore.#connect({ connectionString, schema });
     try {
-      if (options.migrate !== false) await migratePostgres(pool);
-      else await checkSchemaVersion(pool);
+      return await migratePostgres(store.pool);
     } catch (error) {
-      await pool.end().catch(() => undefined);
       if (error instanceof LedgerError) throw error;
       throw new LedgerError(
         'store_unavailable',
-        `PostgreSQL at ${target}: migration failed: ${explain(error)}`,
+        `PostgreSQL at ${store.target}: migration failed: ${explain(error)}`,
         { cause: error },
       );
+    } finally {
+      await store.close();
     }
-    return new PostgresStore(pool, target, options);
   }
 
   // ---- writes ---------------------------------------------------------------------------
@@ -852,12 +884,25 @@ async function createMigrationsTable(pool: pg.Pool): Promise<void> {
 
 /** For migrate: false: refuse a schema newer than this build, or one never migrated. */
 async function checkSchemaVersion(pool: pg.Pool): Promise<void> {
-  const r = await pool.query(`SELECT coalesce(max(version), 0) AS v FROM remitnet_migrations`);
-  const v = Number((r.rows[0] as Row).v);
+  const exists = await pool.query(`SELECT to_regclass('remitnet_migrations') IS NOT NULL AS ok`);
+  const v = (exists.rows[0] as Row).ok
+    ? Number(
+        (
+          (await pool.query('SELECT coalesce(max(version), 0) AS v FROM remitnet_migrations'))
+            .rows[0] as Row
+        ).v,
+      )
+    : 0;
   if (v > POSTGRES_MIGRATIONS.length) {
     throw new LedgerError(
       'store_schema_newer',
       `the database is at schema version ${v}, this remitnet knows up to ${POSTGRES_MIGRATIONS.length}`,
+    );
+  }
+  if (v < POSTGRES_MIGRATIONS.length) {
+    throw new LedgerError(
+      'store_unavailable',
+      `the database is at schema version ${v}, this remitnet needs ${POSTGRES_MIGRATIONS.length}: run remitnet migrate`,
     );
   }
 }
@@ -958,8 +1003,11 @@ export function explain(error: unknown): string {
     case '3D000':
       return message; // database "…" does not exist
     default:
-      if (/timeout exceeded when trying to connect/i.test(message)) {
+      if (/timeout exceeded when trying to connect|timeout expired/i.test(message)) {
         return 'connection timed out';
+      }
+      if (/Connection terminated unexpectedly/i.test(message)) {
+        return 'the connection was closed before PostgreSQL answered (not a PostgreSQL port, or the server is shutting down)';
       }
       return code !== undefined && sqlState(error) !== undefined
         ? `${message} (SQLSTATE ${code})`
