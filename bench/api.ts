@@ -79,7 +79,14 @@ function summarize(label: string, r: ClientReport) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'remitnet-bench-api-'));
-const config = loadConfig({ REMITNET_DB: join(dir, 'bench.db') });
+// The embedded store, always (DATABASE_URL is ignored); REMITNET_SQLITE_SYNCHRONOUS may be
+// set to compare durability levels, but the figures that count are at the default, FULL.
+const config = loadConfig({
+  REMITNET_DB: join(dir, 'bench.db'),
+  ...(process.env.REMITNET_SQLITE_SYNCHRONOUS === undefined
+    ? {}
+    : { REMITNET_SQLITE_SYNCHRONOUS: process.env.REMITNET_SQLITE_SYNCHRONOUS }),
+});
 const service = await startService({
   config,
   host: '127.0.0.1',

@@ -48,6 +48,8 @@ export interface AppOptions {
   readonly metrics?: ApiMetrics;
   /** Public base URL, shown in the OpenAPI document's servers list. */
   readonly publicUrl?: string;
+  /** How long Idempotency-Key answers are kept (default 24 hours; 0 keeps them forever). */
+  readonly idempotencyRetention_ms?: number;
 }
 
 export interface ApiContext {
@@ -132,6 +134,21 @@ export async function buildApp(
     readiness: services.readiness ?? (async () => {}),
   };
   app.decorate('remitnet', ctx);
+
+  const retention_ms = options.idempotencyRetention_ms ?? 24 * 3600 * 1000;
+  if (retention_ms > 0) {
+    const purge = setInterval(
+      () => {
+        const before = new Date(Date.now() - retention_ms).toISOString();
+        ctx.idempotency.purge(before).catch((error: unknown) => {
+          app.log.warn({ err: error }, 'idempotency purge failed; retried later');
+        });
+      },
+      Math.min(retention_ms, 10 * 60 * 1000),
+    );
+    purge.unref();
+    app.addHook('onClose', async () => clearInterval(purge));
+  }
   app.decorateRequest('principal', null);
   app.decorateRequest('idempotencyFinish', null);
   app.decorateRequest('startedAt_ns', 0n);

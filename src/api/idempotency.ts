@@ -142,6 +142,16 @@ export class IdempotencyStore {
     return 'in_flight';
   }
 
+  /**
+   * Forgets answers older than `before` (ISO 8601): a key is for retrying, not forever, and
+   * stored answers may hold personal data (a customer's name). Returns how many went.
+   */
+  async purge(before: string): Promise<number> {
+    return this.#sql.transaction((tx) =>
+      tx.execute('DELETE FROM api_idempotency WHERE created_at < $1', [before]),
+    );
+  }
+
   /** Requests currently running under a key (for graceful shutdown and tests). */
   get inFlight(): number {
     return this.#inFlight.size;
