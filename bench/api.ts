@@ -8,7 +8,7 @@
  * offered at half the rate phase 1 reached, to measure latency at a sustainable load.
  * Prints per-call p50/p99 and, last, one JSON line. Everything is bounded in time.
  *
- * Environment: BENCH_CONCURRENCY (default 128), BENCH_SECONDS (default 15),
+ * Environment: BENCH_CONCURRENCY (default 64), BENCH_SECONDS (default 15),
  * BENCH_WARMUP_SECONDS (default 3).
  */
 import { fork } from 'node:child_process';
@@ -21,7 +21,7 @@ import { startService } from '../src/api/service.ts';
 import { buildCorridor, customers, QUOTE_BODY, type Caller } from './api-network.ts';
 import { KINDS, type ClientJob, type ClientReport, type Kind } from './api-client.ts';
 
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 128);
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const measure_s = Number(process.env.BENCH_SECONDS ?? 15);
 const warmup_s = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 
