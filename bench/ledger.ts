@@ -30,7 +30,7 @@ import type { BenchStore, BenchStoreHandle } from './stores/types.ts';
 /** The registry: --store <key>. Imported lazily so one store's driver never loads another's. */
 const STORES: Record<string, () => Promise<BenchStore>> = {
   sqlite: async () => (await import('./stores/sqlite.ts')).sqliteBenchStore(),
-  // postgres: async () => (await import('./stores/postgres.ts')).postgresBenchStore(),
+  postgres: async () => (await import('./stores/postgres.ts')).postgresBenchStore(),
 };
 
 const LEDGER_KRW = 410;
