@@ -13,7 +13,8 @@
  *   ready    --payout-->          paid --post all--> completed
  *   funded | ready --cancel-->    refunded     (under the cancellation policy)
  *   ready    --payout deadline--> refunded
- *   held     --resume-->          funded (rerouted) ; held --refund--> refunded
+ *   held     --resume-->          funded (rerouted) | refunded (no route left)
+ *   held     --refund-->          refunded
  *   held     --write off-->       written_off  (an operator books the loss)
  */
 import { RemitnetError } from '../network/errors.ts';
@@ -68,7 +69,10 @@ export const TRANSITIONS: Readonly<
     ['funded', 'held'],
     ['ready', 'held'],
   ],
-  resumed: [['held', 'funded']],
+  resumed: [
+    ['held', 'funded'],
+    ['held', 'refunded'],
+  ],
   written_off: [['held', 'written_off']],
 };
 

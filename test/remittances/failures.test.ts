@@ -276,6 +276,36 @@ for (const kind of await storeKinds()) {
         expect(await openValue(world, await all(world, c))).toBe(0n);
       });
 
+      it('a held remittance resumes onto another route, or is refunded when none is left', async () => {
+        world = await mk();
+        const { rn } = world;
+        const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+        const a = await createFrom(rn, c);
+        await rn.remittances.fund(a.id, asAgent(c.seoul));
+        await rn.remittances.accept(a.id, asAgent(c.yanji));
+        await rn.remittances.suspendAgent(c.yanji.id, { policy: 'hold' }, OPERATOR, 'questioned');
+        expect((await rn.remittances.get(a.id)).state).toBe('held');
+        const resumed = await rn.remittances.resolveHeld(
+          a.id,
+          'resume',
+          OPERATOR,
+          'route via Yanji 2',
+        );
+        expect(resumed.state).toBe('funded');
+        expect(resumed.awaitingAgentId).toBe(c.yanji2!.id);
+        await rn.remittances.accept(a.id, asAgent(c.yanji2!));
+        await rn.remittances.accept(a.id, asAgent(c.hyesan));
+        await rn.remittances.payout(a.id, { code: a.code }, asAgent(c.hyesan));
+        expect(await openValue(world, await all(world, c))).toBe(0n);
+
+        const b = await createFrom(rn, c);
+        await rn.remittances.fund(b.id, asAgent(c.seoul));
+        await rn.remittances.suspendAgent(c.yanji2!.id, { policy: 'hold' }, OPERATOR, 'questioned');
+        const refunded = await rn.remittances.resolveHeld(b.id, 'resume', OPERATOR, 'try again');
+        expect(refunded.state).toBe('refunded');
+        expect(await openValue(world, await all(world, c))).toBe(0n);
+      });
+
       it('the origin agent holding the cash: held; the operator writes the loss off, another agent refunds', async () => {
         world = await mk();
         const { rn } = world;
