@@ -237,3 +237,36 @@ export function writeOffTransfers(
 export function hex(id: bigint): string {
   return idToHex(id);
 }
+
+/**
+ * Invariant: the reservations of a whole route leave nothing in flight. For every currency,
+ * what funding and conversions put into in_flight equals what commissions, conversions and
+ * the payout take out. Checked before a route is booked (create and reroute).
+ */
+export function assertRouteBalanced(
+  remittanceId: string,
+  originAgentId: string,
+  sendCurrency: CurrencyCode,
+  sendMinor: bigint,
+  legs: readonly QuoteLeg[],
+): void {
+  const net = new Map<bigint, bigint>();
+  const add = (t: TransferInput) => {
+    const amount = t.amount ?? 0n;
+    if (amount <= 0n) throw new Error(`invariant: a reservation of ${amount} on ${remittanceId}`);
+    net.set(t.debitAccountId!, (net.get(t.debitAccountId!) ?? 0n) - amount);
+    net.set(t.creditAccountId!, (net.get(t.creditAccountId!) ?? 0n) + amount);
+  };
+  add(fundingTransfer(remittanceId, originAgentId, sendCurrency, sendMinor, 1));
+  legs.forEach((leg, i) =>
+    legTransfers(remittanceId, 0, leg, i === legs.length - 1, 1).forEach(add),
+  );
+  for (const leg of legs) {
+    for (const cur of [leg.currencyIn, leg.currencyOut]) {
+      const left = net.get(inFlightId(cur)) ?? 0n;
+      if (left !== 0n) {
+        throw new Error(`invariant: route of ${remittanceId} leaves ${left} ${cur} in flight`);
+      }
+    }
+  }
+}

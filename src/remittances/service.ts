@@ -28,6 +28,7 @@ import type { Actor, Page, QuoteLeg } from '../network/types.ts';
 import type { SqlClient } from '../stores/sql.ts';
 import { migrateComponent } from '../stores/sql.ts';
 import {
+  assertRouteBalanced,
   cancellationFee,
   fundingId,
   fundingTransfer,
@@ -232,6 +233,13 @@ export class RemittanceService {
     }
 
     const id = idToHex(newId());
+    assertRouteBalanced(
+      id,
+      quote.originAgentId,
+      quote.sendCurrency,
+      quote.sendAmountMinor,
+      quote.legs,
+    );
     const code = newPayoutCode();
     const row: RemittanceRow = {
       id,
@@ -924,6 +932,7 @@ export class RemittanceService {
     // The recipient gets whatever the new route delivers: at least the quoted amount (the
     // search requires it); a cheaper route's saving goes to the family, not to an agent.
     const legs: QuoteLeg[] = alt.priced.legs;
+    assertRouteBalanced(row.id, row.originAgentId, row.sendCurrency, row.sendAmountMinor, legs);
     const attempt = row.attempt + 1;
     await this.#ensureCurrencies(legs);
     const fid = hex(fundingId(row.id));
