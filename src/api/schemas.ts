@@ -111,7 +111,13 @@ export function Body<P extends TProperties>(properties: P, description?: string)
   });
 }
 
+const problemResponse = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+});
+
+/** Every route's error answers, documented as application/problem+json. */
 export const ProblemResponses = {
-  '4xx': { $ref: 'Problem#' },
-  '5xx': { $ref: 'Problem#' },
+  '4xx': problemResponse('Refused: RFC 9457 problem details with a stable code'),
+  '5xx': problemResponse('Failed on our side: a generic problem with the request id'),
 } as const;
