@@ -180,3 +180,31 @@ for (const kind of await storeKinds()) {
     });
   });
 }
+
+describe('lists', () => {
+  it('by agent and state, with cursor pagination', async () => {
+    const w = await makeWorld();
+    try {
+      const { rn } = w;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) ids.push((await createFrom(rn, c, 100_000n + BigInt(i))).id);
+      await rn.remittances.fund(ids[0]!, asAgent(c.seoul));
+      const first = await rn.remittances.list({ agentId: c.yanji.id, limit: 2 });
+      expect(first.items.map((r) => r.id)).toEqual(ids.slice(0, 2));
+      const second = await rn.remittances.list({
+        agentId: c.yanji.id,
+        limit: 2,
+        cursor: first.nextCursor!,
+      });
+      expect(second.items.map((r) => r.id)).toEqual(ids.slice(2, 4));
+      const funded = await rn.remittances.list({ state: 'funded' });
+      expect(funded.items.map((r) => r.id)).toEqual([ids[0]]);
+      await expect(rn.remittances.list({ cursor: 'nonsense' })).rejects.toMatchObject({
+        code: 'cursor_invalid',
+      });
+    } finally {
+      await w.close();
+    }
+  });
+});
