@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { Ledger, LedgerError } from '../../src/ledger/index.ts';
@@ -121,6 +122,43 @@ describe.skipIf(!enabled)('PostgreSQL store: opening and migrating', () => {
       const [a] = await ledger.lookupAccounts([1n]);
       expect(a!.debitsPosted).toBe(10n);
     } finally {
+      await store.close();
+    }
+  });
+
+  it('retries a deadlock inside the store: the caller sees only results', async () => {
+    const store = await PostgresStore.open({ connectionString: db.url, schema: 'deadlock' });
+    const other = new pg.Client({ connectionString: db.url, options: '-c search_path=deadlock' });
+    await other.connect();
+    try {
+      const ledger = new Ledger(store);
+      await ledger.createAccounts([
+        { id: 1n, ledger: 410, code: 1 },
+        { id: 2n, ledger: 410, code: 1 },
+      ]);
+      // Another writer that ignores the clock row: it locks account 1, then (while the
+      // batch holds the clock row and waits for account 1) asks for the clock row.
+      await other.query("SET deadlock_timeout = '10s'"); // so the store's backend detects it
+      await other.query('BEGIN');
+      await other.query(
+        "SELECT 1 FROM accounts WHERE id = '00000000000000000000000000000001' FOR UPDATE",
+      );
+      const batch = ledger.createTransfers([
+        { id: 10n, debitAccountId: 1n, creditAccountId: 2n, amount: 5n, ledger: 410, code: 1 },
+      ]);
+      let settled = false;
+      void batch.finally(() => (settled = true));
+      await new Promise((r) => setTimeout(r, 300));
+      // This waits for the clock row, held by the batch: it returns only once the batch's
+      // transaction was aborted as the deadlock victim, while the batch is still unsettled.
+      await other.query('UPDATE ledger_clock SET version = version WHERE id = 1');
+      expect(settled).toBe(false);
+      await other.query('COMMIT');
+      expect(await batch).toEqual(['ok']);
+      const [a] = await ledger.lookupAccounts([1n]);
+      expect(a!.debitsPosted).toBe(5n);
+    } finally {
+      await other.end();
       await store.close();
     }
   });
