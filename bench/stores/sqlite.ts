@@ -18,6 +18,11 @@ const COLUMNS =
 const PARAMS = 13;
 /** Rows per INSERT statement in the limit run. */
 const ROWS_PER_STATEMENT = 256;
+/** REMITNET_BENCH_SQLITE_PAGE_SIZE=n opens new files with that page size. */
+const PAGE_SIZE =
+  process.env.REMITNET_BENCH_SQLITE_PAGE_SIZE === undefined
+    ? undefined
+    : Number(process.env.REMITNET_BENCH_SQLITE_PAGE_SIZE);
 /** REMITNET_BENCH_SQLITE_CHECKPOINT=inline measures SQLite's own autocheckpoint instead. */
 const CHECKPOINT =
   process.env.REMITNET_BENCH_SQLITE_CHECKPOINT === 'inline' ? 'inline' : 'background';
@@ -42,7 +47,12 @@ export function sqliteBenchStore(): BenchStore {
 
     async open(): Promise<BenchStoreHandle> {
       const path = newPath('ledger');
-      const store = await SqliteStore.open({ path, synchronous: 'FULL', checkpoint: CHECKPOINT });
+      const store = await SqliteStore.open({
+        path,
+        synchronous: 'FULL',
+        checkpoint: CHECKPOINT,
+        pageSize: PAGE_SIZE,
+      });
       return {
         store,
         async countTransfers() {
@@ -60,7 +70,12 @@ export function sqliteBenchStore(): BenchStore {
 
     async measureLimit(o: LimitOptions): Promise<number> {
       const path = newPath('limit');
-      const store = await SqliteStore.open({ path, synchronous: 'FULL', checkpoint: CHECKPOINT });
+      const store = await SqliteStore.open({
+        path,
+        synchronous: 'FULL',
+        checkpoint: CHECKPOINT,
+        pageSize: PAGE_SIZE,
+      });
       try {
         const db = store.db;
         const statements = new Map<number, ReturnType<typeof db.prepare>>();
@@ -126,7 +141,12 @@ export function sqliteBenchStore(): BenchStore {
     },
 
     async extra() {
-      return { journal_mode: 'wal', checkpoint: CHECKPOINT, ...sizes };
+      return {
+        journal_mode: 'wal',
+        checkpoint: CHECKPOINT,
+        page_size: PAGE_SIZE ?? 4096,
+        largest_db_mb: Math.max(0, ...Object.values(sizes)),
+      };
     },
 
     async cleanup() {

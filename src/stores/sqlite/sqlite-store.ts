@@ -90,6 +90,8 @@ export interface SqliteStoreOptions {
    * autocheckpoint, run by the commit that crosses 1000 WAL pages.
    */
   readonly checkpoint?: 'background' | 'inline';
+  /** Page size of a new database file (existing files keep theirs). Default 4096. */
+  readonly pageSize?: number;
 }
 
 const ROWS_PER_INSERT = 256;
@@ -119,6 +121,8 @@ export class SqliteStore implements LedgerStore {
   /** 16-byte forms of account ids, so each transfer row does not allocate them again. */
   readonly #accountIdBytes = new Map<bigint, Buffer>();
   #checkpointer: Checkpointer | undefined;
+  /** Rows the current transaction wrote: how much it grew the WAL, roughly. */
+  #rowsWritten = 0;
 
   private constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.db = db;
@@ -132,6 +136,7 @@ export class SqliteStore implements LedgerStore {
     const db = new Database(options.path);
     try {
       db.defaultSafeIntegers(true);
+      if (options.pageSize !== undefined) db.pragma(`page_size = ${options.pageSize}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
       db.pragma(`busy_timeout = ${options.busyTimeout_ms ?? 5000}`);
@@ -217,6 +222,7 @@ export class SqliteStore implements LedgerStore {
       const base = this.#nextTimestamp(now);
       const outcome = executeAccounts({ account: (id) => this.#account(id) }, events, base);
       const insert = this.#stmt.insertAccount;
+      this.#rowsWritten += outcome.accounts.length;
       for (const a of outcome.accounts) {
         insert.run(
           a.timestamp,
@@ -309,6 +315,7 @@ export class SqliteStore implements LedgerStore {
    */
   #write<T>(fn: () => { value: T; after: () => void }): T {
     this.db.exec('BEGIN IMMEDIATE');
+    this.#rowsWritten = 0;
     let committed = false;
     try {
       const version = this.#stmt.dataVersion.get() as bigint;
@@ -321,7 +328,7 @@ export class SqliteStore implements LedgerStore {
       const { value, after } = fn();
       this.db.exec('COMMIT');
       committed = true;
-      this.#checkpointer?.committed();
+      this.#checkpointer?.committed(this.#rowsWritten);
       after();
       return value;
     } catch (error) {
@@ -386,6 +393,8 @@ export class SqliteStore implements LedgerStore {
   }
 
   #persist(w: LedgerWrites): void {
+    this.#rowsWritten +=
+      w.transfers.length + w.accounts.length + w.pendingCreated.length + w.pendingResolved.length;
     this.#insertTransferRows(w.transfers);
     const insertPending = this.#stmt.insertPending;
     for (const p of w.pendingCreated) insertPending.run(p.timestamp, p.expiresAt);
@@ -620,7 +629,7 @@ export class SqliteStore implements LedgerStore {
  * from its beginning once a checkpoint has caught up.
  */
 class Checkpointer {
-  /** [0]: commits so far; [1]: 1 when asked to stop. */
+  /** [0]: rows committed so far (wrapping); [1]: 1 when asked to stop. */
   readonly #signal = new Int32Array(new SharedArrayBuffer(8));
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
@@ -639,8 +648,8 @@ class Checkpointer {
     });
   }
 
-  committed(): void {
-    Atomics.add(this.#signal, 0, 1);
+  committed(rows: number): void {
+    Atomics.add(this.#signal, 0, Math.max(rows, 1));
     Atomics.notify(this.#signal, 0);
   }
 
@@ -661,17 +670,24 @@ const signal = workerData.signal;
 const db = new Database(workerData.path);
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 0');
-let seen = 0;
-for (;;) {
-  Atomics.wait(signal, 0, seen, 1000);
-  if (Atomics.load(signal, 1) === 1) break;
+// Checkpoint once ROWS rows were committed since the last one (about as often as SQLite's
+// 1000-page autocheckpoint would for small commits), or IDLE_MS after the last commit.
+const ROWS = 1000;
+const IDLE_MS = 200;
+let done = 0;
+while (Atomics.load(signal, 1) === 0) {
   const now = Atomics.load(signal, 0);
-  if (now === seen) continue;
-  seen = now;
+  const behind = (now - done) | 0;
+  if (behind < ROWS) {
+    const r = Atomics.wait(signal, 0, now, behind === 0 ? 1000 : IDLE_MS);
+    if (Atomics.load(signal, 1) === 1) break;
+    if (r !== 'timed-out' || behind === 0) continue;
+  }
+  done = now;
   try {
     db.pragma('wal_checkpoint(PASSIVE)');
   } catch {
-    // Busy or interrupted: the next commit asks again.
+    // Busy or interrupted: a later commit asks again.
   }
 }
 db.close();
