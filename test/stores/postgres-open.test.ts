@@ -6,6 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
@@ -160,6 +161,59 @@ describe.skipIf(!enabled)('PostgreSQL store: opening and migrating', () => {
     } finally {
       await other.end();
       await store.close();
+    }
+  });
+
+  it('a connection lost during COMMIT: the batch is rerun, applied once, and answers exists', async () => {
+    // A proxy that forwards everything, except that the first time it sees COMMIT it
+    // passes it on and then cuts the client off before the answer comes back.
+    const target = new URL(db.url);
+    let armed = false;
+    let cut = false;
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(target.port || 5432), target.hostname);
+      client.on('error', () => server.destroy());
+      server.on('error', () => client.destroy());
+      server.on('data', (d) => client.write(d));
+      client.on('data', (d) => {
+        server.write(d);
+        if (armed && !cut && d.includes('COMMIT\0')) {
+          cut = true;
+          client.destroy();
+          setTimeout(() => server.destroy(), 500); // let the server finish the COMMIT
+        }
+      });
+      client.on('close', () => setTimeout(() => server.destroy(), 500));
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const via = new URL(db.url);
+    via.port = String((proxy.address() as net.AddressInfo).port);
+    await (await PostgresStore.open({ connectionString: db.url, schema: 'lost_commit' })).close();
+    const store = await PostgresStore.open({
+      connectionString: via.toString(),
+      schema: 'lost_commit',
+      migrate: false,
+    });
+    try {
+      const ledger = new Ledger(store);
+      await ledger.createAccounts([
+        { id: 1n, ledger: 410, code: 1 },
+        { id: 2n, ledger: 410, code: 1 },
+      ]);
+      armed = true;
+      const t = { debitAccountId: 1n, creditAccountId: 2n, amount: 7n, ledger: 410, code: 1 };
+      expect(
+        await ledger.createTransfers([
+          { id: 10n, ...t },
+          { id: 11n, ...t },
+        ]),
+      ).toEqual(['exists', 'exists']);
+      expect(cut).toBe(true);
+      const [a] = await ledger.lookupAccounts([1n]);
+      expect(a!.debitsPosted).toBe(14n); // applied once, not twice
+    } finally {
+      await store.close();
+      proxy.close();
     }
   });
 
