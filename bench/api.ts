@@ -134,7 +134,18 @@ try {
   console.log(
     `bench:api  server ${url} (SQLite synchronous=${config.sqliteSynchronous}, ${config.sqlitePath}), client: separate process, ${concurrency} keep-alive connections`,
   );
-  const full = summarize('phase 1, closed loop', await runClient(job));
+  const cpu0 = process.cpuUsage();
+  const phase1 = await runClient(job);
+  const cpu1 = process.cpuUsage(cpu0);
+  const full = summarize('phase 1, closed loop', phase1);
+  // CPU time is what a loaded machine cannot hide: it says what one core could do alone.
+  const serverCpu_ms = (cpu1.user + cpu1.system) / 1000;
+  const started = phase1.remittances * ((warmup_s + measure_s) / measure_s);
+  if (started > 0) {
+    console.log(
+      `  server CPU ${(serverCpu_ms / started).toFixed(2)} ms per remittance (${(serverCpu_ms / started / 6).toFixed(2)} ms per call), so one core alone would serve about ${Math.round(1000 / (serverCpu_ms / started))} remittances/s`,
+    );
+  }
   const half = Math.max(1, Math.floor(full.rps / 2));
   const halfReport = summarize(
     `phase 2, open loop at ${half} remittances/s`,
