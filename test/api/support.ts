@@ -39,7 +39,10 @@ export const AGENT_B = 'bb'.repeat(16);
 
 export async function testApi(
   extra: Partial<Omit<AppServices, 'ledger' | 'sql'>> = {},
-  setup?: (ledger: Ledger, sql: SqliteClient) => Promise<Partial<AppServices>>,
+  setup?: (
+    ledger: Ledger & { store: SqliteStore },
+    sql: SqliteClient,
+  ) => Promise<Partial<AppServices>>,
   domainConfig: Omit<RemitnetConfig, 'payoutCodeSecret'> = {},
 ): Promise<TestApi> {
   const store = await SqliteStore.open({ path: ':memory:' });
@@ -51,7 +54,8 @@ export async function testApi(
     sql,
     config: { ...domainConfig, payoutCodeSecret: 'test-secret-0123456789abcdef' },
   });
-  const more = setup === undefined ? {} : await setup(ledger, sql);
+  const more =
+    setup === undefined ? {} : await setup(ledger as Ledger & { store: SqliteStore }, sql);
   const logs: string[] = [];
   const logger = createLogger({
     level: 'debug',
