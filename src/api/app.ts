@@ -115,6 +115,8 @@ export async function buildApp(
       },
     },
     return503OnClosing: true,
+    // A request must arrive whole within 30 s: a slow-drip body cannot hold a socket open.
+    requestTimeout: 30_000,
     forceCloseConnections: 'idle',
   });
 
