@@ -12,7 +12,10 @@ import { AccountFlags, U128_MAX, type AccountInput } from '../ledger/index.ts';
 import { currency, type CurrencyCode } from '../money/index.ts';
 
 export const AccountCode = {
-  /** Per currency: the source of agents' credit lines (debited when a limit is granted). */
+  /**
+   * Per agent per currency: the agent's credit line, debited by the limit granted to its
+   * position. Its balance is the agent's exposure limit, read from the ledger itself.
+   */
   creditLine: 1,
   /** Per agent per currency: debit = the agent owes the network; credit = it is owed. */
   position: 2,
@@ -62,8 +65,8 @@ export function commissionId(agentId: string, code: CurrencyCode): bigint {
 export function inFlightId(code: CurrencyCode): bigint {
   return derivedId('acct', 'in_flight', code);
 }
-export function creditLineId(code: CurrencyCode): bigint {
-  return derivedId('acct', 'credit_line', code);
+export function creditLineId(agentId: string, code: CurrencyCode): bigint {
+  return derivedId('acct', 'credit_line', agentId, code);
 }
 export function writeOffId(code: CurrencyCode): bigint {
   return derivedId('acct', 'write_off', code);
@@ -73,7 +76,6 @@ export function writeOffId(code: CurrencyCode): bigint {
 export function currencyAccounts(code: CurrencyCode): AccountInput[] {
   const ledger = ledgerOf(code);
   return [
-    { id: creditLineId(code), ledger, code: AccountCode.creditLine },
     { id: inFlightId(code), ledger, code: AccountCode.inFlight },
     { id: writeOffId(code), ledger, code: AccountCode.writeOff },
   ];
@@ -90,5 +92,6 @@ export function agentAccounts(agentId: string, code: CurrencyCode): AccountInput
       flags: AccountFlags.debitsMustNotExceedCredits,
     },
     { id: commissionId(agentId, code), ledger, code: AccountCode.commission },
+    { id: creditLineId(agentId, code), ledger, code: AccountCode.creditLine },
   ];
 }

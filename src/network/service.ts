@@ -156,7 +156,7 @@ export class NetworkService {
     await this.#ensureAgentAccounts(id, agent.currencies);
     const transfers: TransferInput[] = [];
     for (const [cur, v] of Object.entries(limits) as [CurrencyCode, bigint][]) {
-      if (v > 0n) transfers.push(limitTransfer(id, cur, v, 1));
+      if (v > 0n) transfers.push(limitTransfer(id, cur, v, 'initial'));
     }
     await this.#book(transfers, 'limit_below_usage');
     await this.repo.insertAgent(agent);
@@ -252,8 +252,10 @@ export class NetworkService {
 
   /**
    * Sets the most an agent may owe the network in a currency. The change is a ledger
-   * transfer between the currency's credit-line account and the agent's position, so a
-   * cut below what the agent already owes or has reserved is refused by the ledger itself.
+   * transfer between the agent's credit-line account and its position, so a cut below what
+   * the agent already owes or has reserved is refused by the ledger itself. The ledger is
+   * the source of truth (the credit line's balance is the limit): the delta is taken against
+   * it, so repeating a call after a crash repairs the row and books nothing twice.
    */
   async setExposureLimit(
     id: string,
@@ -263,39 +265,50 @@ export class NetworkService {
   ): Promise<Agent> {
     const a = await this.getAgent(id);
     checkLimit(cur, limitMinor, a.currencies);
-    const old = a.exposureLimits[cur] ?? 0n;
-    if (old === limitMinor) return a;
+    const current = await this.#ledgerLimit(id, cur);
+    if (current !== limitMinor) {
+      // One change per agent version: a concurrent change with another amount gets
+      // exists_with_different_amount from the ledger and is told to retry.
+      const results = await this.#ledger.createTransfers([
+        limitTransfer(id, cur, limitMinor - current, `v${a.version}:${current}`),
+      ]);
+      const r = results[0]!;
+      if (r === 'exceeds_credits') throw new RemitnetError('limit_below_usage');
+      if (r.startsWith('exists_with_different')) {
+        throw new RemitnetError('version_conflict', `agent ${id}`);
+      }
+      if (!isApplied(r)) throw new RemitnetError('ledger_refused', r);
+    }
+    if (a.exposureLimits[cur] === limitMinor) return a;
     const next: Agent = {
       ...a,
       exposureLimits: { ...a.exposureLimits, [cur]: limitMinor },
       version: a.version + 1,
       updatedAt_ms: this.#clock(),
     };
-    // The row first (its version serialises concurrent changes), then the ledger; a
-    // refusal puts the old limit back.
     if (!(await this.repo.updateAgent(next, a.version))) {
       throw new RemitnetError('version_conflict', `agent ${id}`);
     }
-    try {
-      await this.#book(
-        [limitTransfer(id, cur, limitMinor - old, next.version)],
-        'limit_below_usage',
-      );
-    } catch (error) {
-      const back = { ...a, version: next.version + 1, updatedAt_ms: this.#clock() };
-      await this.repo.updateAgent(back, next.version);
-      throw error;
-    }
     return next;
+  }
+
+  async #ledgerLimit(agentId: string, cur: CurrencyCode): Promise<bigint> {
+    const [line] = await this.#ledger.lookupAccounts([creditLineId(agentId, cur)]);
+    return line === undefined ? 0n : line.debitsPosted - line.creditsPosted;
   }
 
   /** What the network stands to lose with an agent, per currency, from the ledger. */
   async agentExposure(id: string): Promise<AgentExposureLine[]> {
     const a = await this.getAgent(id);
-    const ids = a.currencies.flatMap((c) => [positionId(id, c), commissionId(id, c)]);
+    const ids = a.currencies.flatMap((c) => [
+      positionId(id, c),
+      commissionId(id, c),
+      creditLineId(id, c),
+    ]);
     const accounts = new Map((await this.#ledger.lookupAccounts(ids)).map((x) => [x.id, x]));
     return a.currencies.map((c) => {
-      const limit = a.exposureLimits[c] ?? 0n;
+      const line = accounts.get(creditLineId(id, c));
+      const limit = line === undefined ? 0n : line.debitsPosted - line.creditsPosted;
       const p = accounts.get(positionId(id, c));
       const k = accounts.get(commissionId(id, c));
       const dp = p?.debitsPosted ?? 0n;
@@ -664,27 +677,20 @@ function limitTransfer(
   agentId: string,
   cur: CurrencyCode,
   delta: bigint,
-  v: number,
+  change: string,
 ): TransferInput {
-  const id = derivedId('limit', agentId, cur, String(v));
+  const id = derivedId('limit', agentId, cur, change);
   const ledger = ledgerOf(cur);
-  return delta > 0n
-    ? {
-        id,
-        debitAccountId: creditLineId(cur),
-        creditAccountId: positionId(agentId, cur),
-        amount: delta,
-        ledger,
-        code: TransferCode.creditLimit,
-      }
-    : {
-        id,
-        debitAccountId: positionId(agentId, cur),
-        creditAccountId: creditLineId(cur),
-        amount: -delta,
-        ledger,
-        code: TransferCode.creditLimit,
-      };
+  const line = creditLineId(agentId, cur);
+  const position = positionId(agentId, cur);
+  return {
+    id,
+    debitAccountId: delta > 0n ? line : position,
+    creditAccountId: delta > 0n ? position : line,
+    amount: delta > 0n ? delta : -delta,
+    ledger,
+    code: TransferCode.creditLimit,
+  };
 }
 
 function compareQuotes(a: Quote, b: Quote): number {
