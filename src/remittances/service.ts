@@ -796,14 +796,19 @@ export class RemittanceService {
     return { expired, rerouted, refunded, failed };
   }
 
-  /** Re-drives every remittance left between the intent and the outcome of a ledger step. */
-  async recover(): Promise<RecoverReport> {
+  /**
+   * Re-drives every remittance left between the intent and the outcome of a ledger step.
+   * At start-up call it with no argument; run periodically, pass `minAge_ms` (say 30 s) so
+   * steps still in progress in this or another process are left to finish on their own.
+   */
+  async recover(options: { minAge_ms?: number } = {}): Promise<RecoverReport> {
     let redriven = 0;
     let failed = 0;
+    const cutoff = this.#clock() - (options.minAge_ms ?? 0);
     for (const id of await this.repo.withPendingStep(SWEEP_BATCH)) {
       try {
         const row = await this.#row(id);
-        if (row.intent === undefined) continue;
+        if (row.intent === undefined || row.updatedAt_ms > cutoff) continue;
         await this.#drive(row);
         redriven++;
       } catch (error) {
