@@ -666,7 +666,7 @@ export class RemittanceService {
     if (!via.currencies.includes(row.sendCurrency)) {
       throw new RemitnetError('currency_not_handled', `${via.id} ${row.sendCurrency}`);
     }
-    await this.#ensureAgentCurrency(via.id, row.sendCurrency);
+    await this.#network.ensureCurrency(row.sendCurrency);
     const transfers = writeOffTransfers(
       id,
       row.originAgentId,
@@ -1121,10 +1121,6 @@ export class RemittanceService {
       await this.#network.ensureCurrency(l.currencyIn);
       await this.#network.ensureCurrency(l.currencyOut);
     }
-  }
-
-  async #ensureAgentCurrency(_agentId: string, cur: CurrencyCode): Promise<void> {
-    await this.#network.ensureCurrency(cur);
   }
 }
 

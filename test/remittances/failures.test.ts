@@ -60,6 +60,28 @@ for (const kind of await storeKinds()) {
         expect(events).toContain('rerouted');
       });
 
+      it('a reroute onto a cheaper route gives the family the saving', async () => {
+        world = await mk();
+        const { rn } = world;
+        const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+        const { id, code } = await createFrom(rn, c);
+        await rn.remittances.fund(id, asAgent(c.seoul));
+        await rn.network.updateAgent(
+          c.yanji2!.id,
+          { commissions: [rule('KRW', '5'), rule('CNY', '5')] },
+          OPERATOR,
+        );
+        const r = await rn.remittances.decline(id, asAgent(c.yanji), 'no courier');
+        expect(r.deliverAmountMinor).toBe(427_500n); // 950,000 KRW -> 4,750.00 CNY, less 10%
+        await rn.remittances.accept(id, asAgent(c.yanji2!));
+        await rn.remittances.accept(id, asAgent(c.hyesan));
+        const done = await rn.remittances.payout(id, { code }, asAgent(c.hyesan));
+        expect(done.deliverAmountMinor).toBe(427_500n);
+        const [pos] = await world.ledger.lookupAccounts([positionId(c.hyesan.id, 'CNY')]);
+        expect(pos!.creditsPosted - 1_000_000_000_000n).toBe(427_500n);
+        expect(await openValue(world, await all(world, c))).toBe(0n);
+      });
+
       it('a reroute that would cost more than quoted is refused: the sender is refunded', async () => {
         world = await mk();
         const { rn } = world;
