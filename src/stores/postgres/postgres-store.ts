@@ -13,7 +13,8 @@
  *      the batch's own ids are checked as in the SQLite store: assumed new, proved by the
  *      unique index on transfers.id (a 23505 reruns the batch with every id looked up),
  *      and looked up for every event that failed (one more SELECT, only then);
- *   3. one SELECT of every account involved;
+ *   3. one SELECT of the accounts involved that are not cached (none, when this process
+ *      made the last write: the clock row's write counter says so);
  *   the engine runs in JS on what was read;
  *   4. one statement writes everything: INSERT of the transfer rows, UPDATE of the
  *      touched accounts, INSERT and UPDATE of pending states, each from `unnest` of
