@@ -670,9 +670,11 @@ const signal = workerData.signal;
 const db = new Database(workerData.path);
 db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = 0');
-// Checkpoint once ROWS rows were committed since the last one (about as often as SQLite's
-// 1000-page autocheckpoint would for small commits), or IDLE_MS after the last commit.
-const ROWS = 1000;
+// Checkpoint once ROWS rows were committed since the last one, or IDLE_MS after the last
+// commit. 10,000 rather than 1,000 rows (about SQLite's 1000-page autocheckpoint for small
+// commits): batches of 100 used ~30% less CPU, since pages rewritten by many commits (the
+// accounts, index interiors) are copied once; the WAL grows to tens of MB between copies.
+const ROWS = 10000;
 const IDLE_MS = 200;
 let done = 0;
 while (Atomics.load(signal, 1) === 0) {
