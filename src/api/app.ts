@@ -71,6 +71,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     idempotencyFinish:
       ((r: { status: number; contentType: string; body: string } | null) => Promise<void>) | null;
+    /**
+     * For a new idempotent request: writes its answer's record inside the caller's
+     * transaction (see IdempotencyStore), or null. A handler that uses it must send exactly
+     * the body it recorded.
+     */
+    idempotencyRecord:
+      | ((tx: SqlClient, r: { status: number; contentType: string; body: string }) => Promise<void>)
+      | null;
     startedAt_ns: bigint;
   }
 }
@@ -153,6 +161,7 @@ export async function buildApp(
   }
   app.decorateRequest('principal', null);
   app.decorateRequest('idempotencyFinish', null);
+  app.decorateRequest('idempotencyRecord', null);
   app.decorateRequest('startedAt_ns', 0n);
 
   app.addSchema(MoneySchema);
@@ -261,6 +270,7 @@ export async function buildApp(
         return reply.send(begun.response.body);
       case 'new':
         request.idempotencyFinish = begun.finish;
+        request.idempotencyRecord = begun.record;
     }
   });
 

@@ -9,7 +9,9 @@
  *
  * Concurrency: duplicates racing inside this process wait for the original and replay its
  * answer. A record is written through the SQL client's group commit, before the response
- * is sent, so a replay after a crash still finds every answer that was given.
+ * is sent, so a replay after a crash still finds every answer that was given. Where a route
+ * can, it writes the record inside the transaction that records the request's effect
+ * (`record`), so effect and answer cost one durable commit instead of two.
  */
 import { createHmac } from 'node:crypto';
 import type { SqlClient } from '../stores/sql.ts';
@@ -23,7 +25,16 @@ export interface StoredResponse {
 }
 
 export type Begin =
-  | { readonly kind: 'new'; readonly finish: (response: StoredResponse | null) => Promise<void> }
+  | {
+      readonly kind: 'new';
+      /**
+       * Writes the record inside the caller's transaction (the one that makes the request's
+       * effect durable), so the effect and its answer share one durable commit; finish()
+       * then only releases the key. If the write fails, finish() writes it as usual.
+       */
+      readonly record: (tx: SqlClient, response: StoredResponse) => Promise<void>;
+      readonly finish: (response: StoredResponse | null) => Promise<void>;
+    }
   | { readonly kind: 'replay'; readonly response: StoredResponse | null }
   | { readonly kind: 'mismatch' };
 
@@ -112,32 +123,50 @@ export class IdempotencyStore {
       const done = new Promise<void>((r) => (release = r));
       this.#inFlight.set(scope, { hash, done });
       let finished = false;
+      /** The body written inside the request's own transaction, if it was. */
+      let recorded: string | undefined;
+      const insert = (tx: SqlClient, response: StoredResponse) =>
+        tx.execute(
+          'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+          [
+            keyId,
+            idemKey,
+            hash,
+            response.status,
+            response.contentType,
+            storeBody ? response.body : '',
+            new Date().toISOString(),
+          ],
+        );
+      const record = async (tx: SqlClient, response: StoredResponse): Promise<void> => {
+        if (finished || recorded !== undefined) return;
+        if (response.status < 200 || response.status >= 300) return;
+        try {
+          // A savepoint: a failing insert must not undo the caller's own writes.
+          await tx.transaction((inner) => insert(inner, response));
+          recorded = response.body;
+        } catch {
+          // finish() tries again in a transaction of its own (and reports its failure).
+        }
+      };
       const finish = async (response: StoredResponse | null): Promise<void> => {
         if (finished) return;
         finished = true;
         try {
-          if (response !== null && response.status >= 200 && response.status < 300) {
-            await this.#sql.transaction((tx) =>
-              tx.execute(
-                'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-                [
-                  keyId,
-                  idemKey,
-                  hash,
-                  response.status,
-                  response.contentType,
-                  storeBody ? response.body : '',
-                  new Date().toISOString(),
-                ],
-              ),
-            );
+          if (
+            response !== null &&
+            response.status >= 200 &&
+            response.status < 300 &&
+            recorded !== response.body
+          ) {
+            await this.#sql.transaction((tx) => insert(tx, response));
           }
         } finally {
           this.#inFlight.delete(scope);
           release();
         }
       };
-      return { kind: 'new', finish };
+      return { kind: 'new', record, finish };
     }
     return 'in_flight';
   }

@@ -11,7 +11,7 @@
  */
 export * from './types.ts';
 export { createRemitnet, type Remitnet, type RemitnetDeps } from './remitnet.ts';
-export { RemittanceService, type RemittanceDeps } from './service.ts';
+export { RemittanceService, type OutcomeHook, type RemittanceDeps } from './service.ts';
 export { TRANSITIONS, TERMINAL, IN_FLIGHT, assertTransition } from './state-machine.ts';
 export { newPayoutCode, normalizePayoutCode } from './payout-code.ts';
 export { REMITTANCE_MIGRATIONS } from './schema.ts';

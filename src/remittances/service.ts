@@ -100,6 +100,13 @@ interface Plan {
   readonly onRefused?: 'revert' | 'refund';
 }
 
+/**
+ * Writes made in the same transaction as a step's outcome, given the remittance as
+ * answered (the API keeps its Idempotency-Key record there: one durable commit, not two).
+ * Runs only when the step succeeds; it must await nothing but `tx`.
+ */
+export type OutcomeHook = (tx: SqlClient, result: Remittance) => Promise<void>;
+
 const SYSTEM: Actor = { kind: 'system', id: 'remitnet' };
 const SWEEP_BATCH = 500;
 const QUOTE_KEEP_MS = 24 * 3_600_000;
@@ -331,7 +338,7 @@ export class RemittanceService {
   // ---- funding and hops ---------------------------------------------------------------
 
   /** The origin agent took the sender's cash: the amount sent is reserved on the ledger. */
-  async fund(id: string, actor: Actor): Promise<Remittance> {
+  async fund(id: string, actor: Actor, onOutcome?: OutcomeHook): Promise<Remittance> {
     const row = await this.#row(id);
     requireActor(actor, ['operator', 'agent'], row.originAgentId);
     assertTransition('funded', row.state);
@@ -365,23 +372,27 @@ export class RemittanceService {
       reserved: transfers.map((t) => hex(t.id)),
     };
     return toPublic(
-      await this.#run(row, {
-        op: 'fund',
-        transfers,
-        success,
-        events: [
-          ev('created', 'funded', 'funded', actor, 'the origin agent took the sender’s cash'),
-        ],
-        effects: {
-          cash: [
-            {
-              agentId: row.originAgentId,
-              currency: row.sendCurrency,
-              deltaMinor: row.sendAmountMinor,
-            },
+      await this.#run(
+        row,
+        {
+          op: 'fund',
+          transfers,
+          success,
+          events: [
+            ev('created', 'funded', 'funded', actor, 'the origin agent took the sender’s cash'),
           ],
+          effects: {
+            cash: [
+              {
+                agentId: row.originAgentId,
+                currency: row.sendCurrency,
+                deltaMinor: row.sendAmountMinor,
+              },
+            ],
+          },
         },
-      }),
+        onOutcome,
+      ),
     );
   }
 
@@ -389,7 +400,7 @@ export class RemittanceService {
    * The awaited hop's agent accepts: it reserves its obligation (and, for the payout agent,
    * the payout, if its reported cash covers it).
    */
-  async accept(id: string, actor: Actor): Promise<Remittance> {
+  async accept(id: string, actor: Actor, onOutcome?: OutcomeHook): Promise<Remittance> {
     const row = await this.#row(id);
     assertTransition('hop_accepted', row.state);
     const hop = row.awaitingHop!;
@@ -435,7 +446,9 @@ export class RemittanceService {
       }),
     ];
     if (last) events.push(ev('funded', 'ready', 'ready', actor, 'ready for payout'));
-    return toPublic(await this.#run(row, { op: `accept:${hop}`, transfers, success, events }));
+    return toPublic(
+      await this.#run(row, { op: `accept:${hop}`, transfers, success, events }, onOutcome),
+    );
   }
 
   /** The awaited hop's agent declines: reroute within the quoted cost, else refund. */
@@ -455,7 +468,12 @@ export class RemittanceService {
    * The payout agent checks the recipient's proofs and pays. Every reservation is posted in
    * one linked ledger batch: commissions earned, what agents owe each other booked.
    */
-  async payout(id: string, input: PayoutInput, actor: Actor): Promise<Remittance> {
+  async payout(
+    id: string,
+    input: PayoutInput,
+    actor: Actor,
+    onOutcome?: OutcomeHook,
+  ): Promise<Remittance> {
     const row = await this.#row(id);
     assertTransition('paid', row.state);
     requireActor(actor, ['operator', 'agent'], row.payoutAgentId);
@@ -491,26 +509,30 @@ export class RemittanceService {
     const success: RemittanceRow = { ...row, state: 'completed', reserved: [] };
     const agents = row.legs.map((l) => l.agentId);
     return toPublic(
-      await this.#run(row, {
-        op: 'payout',
-        transfers,
-        during: { state: 'paid' },
-        success,
-        events: [
-          ev('ready', 'paid', 'paid', actor, 'paid to the recipient against the payout proofs'),
-          ev('paid', 'completed', 'completed', actor, 'every reservation posted'),
-        ],
-        effects: {
-          cash: [
-            {
-              agentId: row.payoutAgentId,
-              currency: row.deliverCurrency,
-              deltaMinor: -row.deliverAmountMinor,
-            },
+      await this.#run(
+        row,
+        {
+          op: 'payout',
+          transfers,
+          during: { state: 'paid' },
+          success,
+          events: [
+            ev('ready', 'paid', 'paid', actor, 'paid to the recipient against the payout proofs'),
+            ev('paid', 'completed', 'completed', actor, 'every reservation posted'),
           ],
-          delivered: agents,
+          effects: {
+            cash: [
+              {
+                agentId: row.payoutAgentId,
+                currency: row.deliverCurrency,
+                deltaMinor: -row.deliverAmountMinor,
+              },
+            ],
+            delivered: agents,
+          },
         },
-      }),
+        onOutcome,
+      ),
     );
   }
 
@@ -992,7 +1014,7 @@ export class RemittanceService {
   // ---- the step runner ----------------------------------------------------------------
 
   /** Runs a plan: intent (versioned), one ledger call, outcome. */
-  async #run(row: RemittanceRow, plan: Plan): Promise<RemittanceRow> {
+  async #run(row: RemittanceRow, plan: Plan, onOutcome?: OutcomeHook): Promise<RemittanceRow> {
     if (row.pendingStep !== undefined || row.intent !== undefined) {
       throw new RemitnetError('remittance_busy', row.pendingStep);
     }
@@ -1005,6 +1027,7 @@ export class RemittanceService {
         plan.events,
         plan.effects,
         plan.newAgents,
+        onOutcome,
       );
       return { ...next, version: row.version + 1 };
     }
@@ -1035,11 +1058,11 @@ export class RemittanceService {
       updatedAt_ms: this.#clock(),
     };
     await this.#write(row, during, []);
-    return this.#drive(during);
+    return this.#drive(during, onOutcome);
   }
 
   /** Calls the ledger for a row's intent and records the outcome (also used by recover). */
-  async #drive(row: RemittanceRow): Promise<RemittanceRow> {
+  async #drive(row: RemittanceRow, onOutcome?: OutcomeHook): Promise<RemittanceRow> {
     const intent = row.intent!;
     let results: CreateTransferResult[];
     try {
@@ -1055,7 +1078,7 @@ export class RemittanceService {
         version: row.version + 1,
         updatedAt_ms: this.#clock(),
       };
-      await this.#write(row, next, intent.events, intent.effects, intent.newAgents);
+      await this.#write(row, next, intent.events, intent.effects, intent.newAgents, onOutcome);
       return next;
     }
     const base = patched(row, intent.revert);
@@ -1070,6 +1093,7 @@ export class RemittanceService {
       return this.#run(
         reverted,
         this.#refundPlan(reverted, SYSTEM, `reroute refused by the ledger: ${error.message}`, 0n),
+        onOutcome,
       );
     }
     throw error;
@@ -1081,19 +1105,21 @@ export class RemittanceService {
     events: readonly EventDraft[],
     effects?: StepEffects,
     newAgents?: readonly string[],
+    onOutcome?: OutcomeHook,
   ): Promise<void> {
     const repo = this.#network.repo;
     const also =
-      effects === undefined
+      effects === undefined && onOutcome === undefined
         ? undefined
         : async (tx: SqlClient) => {
-            for (const c of effects.cash ?? []) {
+            for (const c of effects?.cash ?? []) {
               await repo.adjustCash(tx, c.agentId, c.currency as CurrencyCode, c.deltaMinor);
             }
-            if ((effects.delivered ?? []).length > 0)
-              await repo.recordDeliveries(tx, effects.delivered!, true);
-            if ((effects.failed ?? []).length > 0)
-              await repo.recordDeliveries(tx, effects.failed!, false);
+            if ((effects?.delivered ?? []).length > 0)
+              await repo.recordDeliveries(tx, effects!.delivered!, true);
+            if ((effects?.failed ?? []).length > 0)
+              await repo.recordDeliveries(tx, effects!.failed!, false);
+            if (onOutcome !== undefined) await onOutcome(tx, toPublic(next));
           };
     const ok = await this.repo.update(next, row.version, events, also, newAgents);
     if (!ok) throw new RemitnetError('version_conflict', row.id);

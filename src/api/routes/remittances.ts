@@ -9,8 +9,13 @@
  * never stored by the API: creating uses the domain's own idempotency (mode 'domain').
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { Remittance, Remitnet, RemittanceState } from '../../remittances/index.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  OutcomeHook,
+  Remittance,
+  Remitnet,
+  RemittanceState,
+} from '../../remittances/index.ts';
 import type { ApiContext } from '../app.ts';
 import { ApiError } from '../problem.ts';
 import {
@@ -58,6 +63,30 @@ export function involves(r: Remittance, agentId: string): boolean {
 }
 
 const Params = Type.Object({ id: Id });
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Runs a transition whose Idempotency-Key record is written in the same transaction as the
+ * step's outcome (one durable commit for both), and answers exactly the recorded body.
+ */
+async function withRecord(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  run: (onOutcome: OutcomeHook | undefined) => Promise<Remittance>,
+): Promise<unknown> {
+  const record = request.idempotencyRecord;
+  if (record === null) return remittanceToWire(await run(undefined));
+  let recorded: { of: Remittance; body: string } | undefined;
+  const result = await run(async (tx, r) => {
+    const body = reply.serialize(remittanceToWire(r)) as string;
+    recorded = { of: r, body };
+    await record(tx, { status: 200, contentType: JSON_TYPE, body });
+  });
+  if (recorded === undefined) return remittanceToWire(result);
+  void reply.type(JSON_TYPE);
+  return recorded.body;
+}
 type IdParams = { Params: { id: string } };
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 
@@ -219,7 +248,7 @@ export function registerRemittanceRoutes(
     summary: string,
     access: readonly ('operator' | 'agent' | 'auditor')[],
     body: ReturnType<typeof Body> | undefined,
-    run: (id: string, request: FastifyRequest) => Promise<Remittance>,
+    run: (id: string, request: FastifyRequest, onOutcome?: OutcomeHook) => Promise<Remittance>,
   ) =>
     defineRoute<IdParams>(app, {
       method: 'POST',
@@ -233,9 +262,9 @@ export function registerRemittanceRoutes(
         ...(body === undefined ? {} : { body }),
         response: { 200: RemittanceWire, ...ProblemResponses },
       },
-      handler: async (request) => {
+      handler: async (request, reply) => {
         const r = await visible(request, request.params.id);
-        return remittanceToWire(await run(r.id, request));
+        return withRecord(request, reply, (onOutcome) => run(r.id, request, onOutcome));
       },
     });
 
@@ -244,14 +273,14 @@ export function registerRemittanceRoutes(
     "The origin agent took the sender's cash: reserve the amount on the ledger",
     ACTORS,
     undefined,
-    (id, request) => remittances.fund(id, actorOf(request)),
+    (id, request, onOutcome) => remittances.fund(id, actorOf(request), onOutcome),
   );
   Transition(
     '/v1/remittances/:id/accept',
     'The awaited agent accepts its hop (the payout agent: only with enough cash on hand)',
     ACTORS,
     undefined,
-    (id, request) => remittances.accept(id, actorOf(request)),
+    (id, request, onOutcome) => remittances.accept(id, actorOf(request), onOutcome),
   );
   const ReasonBody = Body({ reason: Reason });
   Transition(
@@ -272,7 +301,7 @@ export function registerRemittanceRoutes(
     "The payout agent checked the recipient's proofs and paid: every reservation posts",
     ACTORS,
     PayoutBody,
-    (id, request) => {
+    (id, request, onOutcome) => {
       const b = request.body as Static<typeof PayoutBody>;
       return remittances.payout(
         id,
@@ -282,6 +311,7 @@ export function registerRemittanceRoutes(
           ...(b.codeword === undefined ? {} : { codeword: b.codeword }),
         },
         actorOf(request),
+        onOutcome,
       );
     },
   );
