@@ -40,6 +40,21 @@ export const CRASH_STORES: Record<string, CrashStoreFactory> = {
       return (await createTestDatabase()).url;
     },
     async open(target) {
+      // A SIGKILLed client's server backend lives on until it notices: one caught in
+      // COMMIT still commits (whole) moments later. Wait until the database has no
+      // connections left, so the checks, which read in many queries, see a settled state.
+      const name = new URL(target).pathname.slice(1);
+      for (let i = 0; ; i++) {
+        const r = await withAdmin((c) =>
+          c.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+            [name],
+          ),
+        );
+        if ((r.rows[0] as { n: number }).n === 0) break;
+        if (i > 200) throw new Error(`connections to ${name} did not go away`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       return PostgresStore.open({ connectionString: target, poolMax: 2 });
     },
     async dispose(target) {

@@ -213,7 +213,9 @@ describe.skipIf(!enabled)('PostgreSQL: 4 processes writing conflicting transfers
       if (worker !== 0n && worker !== last) switches++;
       if (worker !== 0n) last = worker;
     }
-    expect(switches, 'transfers of different workers interleave').toBeGreaterThan(20);
+    // One after another would make exactly 3 switches (workers start at different times
+    // on a loaded machine, so the overlap varies; unloaded it is in the hundreds).
+    expect(switches, 'transfers of different workers interleave').toBeGreaterThan(3);
     // Nothing lost, nothing extra: the stored transfers are exactly the ok ones.
     const count = await store.pool.query('SELECT count(*)::bigint AS n FROM transfers');
     expect(Number(count.rows[0].n)).toBe(okCount);
