@@ -55,8 +55,9 @@ function runAndKill(factory: CrashStoreFactory, target: string, log: Log, run: n
       buffered = lines.pop()!; // an incomplete line: the process may die before its end
       for (const line of lines) {
         const [word, tag, n] = line.split(' ');
-        if (word === 'ready' && timer === undefined) {
-          timer = setTimeout(kill, 20 + Math.random() * 400);
+        if (word === 'ready') {
+          // A blind kill (every fourth run) may come after ready: then ready is no news.
+          timer ??= setTimeout(kill, 20 + Math.random() * 400);
         } else if (word === 'send') {
           log.sent.set(BigInt(tag!), Number(n));
         } else if (word === 'ack') {
