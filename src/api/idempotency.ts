@@ -123,8 +123,8 @@ export class IdempotencyStore {
       const done = new Promise<void>((r) => (release = r));
       this.#inFlight.set(scope, { hash, done });
       let finished = false;
-      /** The body written inside the request's own transaction, if it was. */
-      let recorded: string | undefined;
+      /** Whether the record was written inside the request's own transaction. */
+      let recorded = false;
       const insert = (tx: SqlClient, response: StoredResponse) =>
         tx.execute(
           'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
@@ -139,12 +139,12 @@ export class IdempotencyStore {
           ],
         );
       const record = async (tx: SqlClient, response: StoredResponse): Promise<void> => {
-        if (finished || recorded !== undefined) return;
+        if (finished || recorded) return;
         if (response.status < 200 || response.status >= 300) return;
         try {
           // A savepoint: a failing insert must not undo the caller's own writes.
           await tx.transaction((inner) => insert(inner, response));
-          recorded = response.body;
+          recorded = true;
         } catch {
           // finish() tries again in a transaction of its own (and reports its failure).
         }
@@ -153,12 +153,7 @@ export class IdempotencyStore {
         if (finished) return;
         finished = true;
         try {
-          if (
-            response !== null &&
-            response.status >= 200 &&
-            response.status < 300 &&
-            recorded !== response.body
-          ) {
+          if (response !== null && response.status >= 200 && response.status < 300 && !recorded) {
             await this.#sql.transaction((tx) => insert(tx, response));
           }
         } finally {

@@ -10,6 +10,7 @@ import type {
   FastifySchema,
   RouteGenericInterface,
 } from 'fastify';
+import type { SqlClient } from '../stores/sql.ts';
 import type { Principal, Role } from './keys.ts';
 import { ApiError } from './problem.ts';
 
@@ -65,6 +66,38 @@ export interface RouteSpec<G extends RouteGenericInterface> {
 }
 
 const TABLE = Symbol.for('remitnet.routeTable');
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Writes made inside the transaction that records a request's effect, given its result. */
+export type InTransaction<T> = (tx: SqlClient, result: T) => Promise<void>;
+
+/**
+ * Runs a handler's one service call so that, for a new idempotent request, the
+ * Idempotency-Key record is written in the same transaction as the call's effect (one
+ * durable commit for both, see IdempotencyStore.record), and answers exactly the body it
+ * recorded. `run` passes the hook to the service, which calls it only on success.
+ */
+export async function answerRecorded<T>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  run: (hook: InTransaction<T> | undefined) => Promise<T>,
+  wire: (result: T) => unknown,
+): Promise<unknown> {
+  const record = request.idempotencyRecord;
+  if (record === null) return wire(await run(undefined));
+  let body: string | undefined;
+  const result = await run(async (tx, r) => {
+    void reply.code(status); // the serializer is chosen by the status code
+    const text = reply.serialize(wire(r)) as string;
+    await record(tx, { status, contentType: JSON_TYPE, body: text });
+    body = text;
+  });
+  if (body === undefined) return wire(result);
+  void reply.type(JSON_TYPE);
+  return body;
+}
 
 /** Registers a route and records its access in the app's route table. */
 export function defineRoute<G extends RouteGenericInterface>(

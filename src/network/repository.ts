@@ -263,7 +263,10 @@ export class NetworkRepository {
     return out;
   }
 
-  async insertQuotes(quotes: readonly Quote[]): Promise<void> {
+  async insertQuotes(
+    quotes: readonly Quote[],
+    also?: (tx: SqlClient) => Promise<void>,
+  ): Promise<void> {
     if (quotes.length === 0) return;
     const values: string[] = [];
     const params: (string | number)[] = [];
@@ -276,6 +279,7 @@ export class NetworkRepository {
         `INSERT INTO network_quotes (id, body, expires_at_ms) VALUES ${values.join(', ')}`,
         params,
       );
+      if (also !== undefined) await also(tx);
     });
   }
 

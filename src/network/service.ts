@@ -504,7 +504,14 @@ export class NetworkService {
    * Routes and prices for a request, best first. Quotes are stored (one statement) so a
    * remittance can be created from one by id until it expires.
    */
-  async quote(req: QuoteRequest): Promise<QuoteOptions> {
+  /**
+   * Prices and stores quotes. `onStored` runs in the transaction that stores them (the API
+   * keeps its Idempotency-Key record there); it must await nothing but `tx`.
+   */
+  async quote(
+    req: QuoteRequest,
+    onStored?: (tx: SqlClient, result: QuoteOptions) => Promise<void>,
+  ): Promise<QuoteOptions> {
     const g = await this.snapshot();
     const origin = g.agents.get(req.originAgentId);
     if (origin === undefined) throw new RemitnetError('agent_not_found', req.originAgentId);
@@ -565,8 +572,12 @@ export class NetworkService {
     quotes.sort(compareQuotes);
     const wanted = Math.min(Math.max(req.options ?? 3, 1), 10);
     const chosen = quotes.slice(0, wanted);
-    await this.repo.insertQuotes(chosen);
-    return { quotes: chosen };
+    const result: QuoteOptions = { quotes: chosen };
+    await this.repo.insertQuotes(
+      chosen,
+      onStored === undefined ? undefined : (tx) => onStored(tx, result),
+    );
+    return result;
   }
 
   async getQuote(id: string): Promise<Quote> {

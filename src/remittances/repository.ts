@@ -27,7 +27,12 @@ const EVENT_SLOTS = 8;
 export class RemittanceRepository {
   constructor(readonly sql: SqlClient) {}
 
-  async insert(row: RemittanceRow, agentIds: readonly string[], event: EventDraft): Promise<void> {
+  async insert(
+    row: RemittanceRow,
+    agentIds: readonly string[],
+    event: EventDraft,
+    also?: (tx: SqlClient) => Promise<void>,
+  ): Promise<void> {
     await this.sql.transaction(async (tx) => {
       await tx.execute(
         `INSERT INTO remittances (id, idempotency_key, state, version, pending_step, origin_agent_id, payout_agent_id, awaiting_agent_id, deadline_ms, deliver_currency, deliver_minor, code_hash, code_attempts, body, created_at_ms, updated_at_ms)
@@ -50,6 +55,7 @@ export class RemittanceRepository {
       );
       await addAgents(tx, row.id, agentIds);
       await insertEvents(tx, row.id, row.version, row.updatedAt_ms, [event]);
+      if (also !== undefined) await also(tx);
     });
   }
 

@@ -193,8 +193,13 @@ export class RemittanceService {
   /**
    * Creates a remittance from a quote. The same idempotency key with the same request
    * returns the same remittance (without the payout code, which is shown only once).
+   * `onCreated` runs in the transaction that inserts it (not on a replay).
    */
-  async create(input: CreateRemittanceInput, actor: Actor): Promise<CreateRemittanceResult> {
+  async create(
+    input: CreateRemittanceInput,
+    actor: Actor,
+    onCreated?: (tx: SqlClient, result: CreateRemittanceResult) => Promise<void>,
+  ): Promise<CreateRemittanceResult> {
     if (
       typeof input.idempotencyKey !== 'string' ||
       input.idempotencyKey === '' ||
@@ -292,6 +297,11 @@ export class RemittanceService {
       reserved: [],
       fundingPosted: false,
     };
+    const result: CreateRemittanceResult = {
+      remittance: toPublic(row),
+      payoutCode: code,
+      replayed: false,
+    };
     try {
       await this.repo.insert(
         row,
@@ -299,6 +309,7 @@ export class RemittanceService {
         ev(null, 'created', 'created', actor, 'created from a quote', {
           quoteId: quote.id,
         }),
+        onCreated === undefined ? undefined : (tx) => onCreated(tx, result),
       );
     } catch (error) {
       // Two identical requests raced: the unique key let one in; answer the other as a replay.
@@ -306,7 +317,7 @@ export class RemittanceService {
       if (raced !== undefined) return this.#replay(raced, requestHash);
       throw error;
     }
-    return { remittance: toPublic(row), payoutCode: code, replayed: false };
+    return result;
   }
 
   #replay(earlier: RemittanceRow, requestHash: string): CreateRemittanceResult {

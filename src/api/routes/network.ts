@@ -9,13 +9,20 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { isCurrencyCode, parseAmount, type CurrencyCode } from '../../money/index.ts';
-import { positionId, type Actor, type AgentRole, type AgentStatus } from '../../network/index.ts';
+import {
+  positionId,
+  type Actor,
+  type AgentRole,
+  type AgentStatus,
+  type QuoteOptions,
+} from '../../network/index.ts';
 import type { Remitnet } from '../../remittances/index.ts';
 import type { ApiContext } from '../app.ts';
 import { ApiError } from '../problem.ts';
 import {
   ACTORS,
   agentScope,
+  answerRecorded,
   defineRoute,
   OPERATOR,
   OVERSIGHT,
@@ -658,7 +665,7 @@ export function registerNetworkRoutes(
         ...ProblemResponses,
       },
     },
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const b = request.body;
       const scope = agentScope(request);
       const origin = (b.origin_agent_id ?? scope)?.toLowerCase();
@@ -677,17 +684,26 @@ export function registerNetworkRoutes(
       if (deliver !== undefined && deliver.currency !== payoutCurrency) {
         throw new ApiError('invalid_request', 'deliver must be in payout_currency');
       }
-      const options = await network.quote({
-        originAgentId: origin,
-        payoutCountry: b.payout_country,
-        payoutRegion: b.payout_region,
-        payoutCurrency,
-        sendCurrency: sendCurrency(send?.currency, b.send_currency),
-        ...(send === undefined ? {} : { sendAmountMinor: send.amountMinor }),
-        ...(deliver === undefined ? {} : { deliverAmountMinor: deliver.amountMinor }),
-        ...(b.options === undefined ? {} : { options: b.options }),
-      });
-      return { quotes: options.quotes.map(quoteToWire) };
+      return answerRecorded(
+        request,
+        reply,
+        201,
+        (onStored) =>
+          network.quote(
+            {
+              originAgentId: origin,
+              payoutCountry: b.payout_country,
+              payoutRegion: b.payout_region,
+              payoutCurrency,
+              sendCurrency: sendCurrency(send?.currency, b.send_currency),
+              ...(send === undefined ? {} : { sendAmountMinor: send.amountMinor }),
+              ...(deliver === undefined ? {} : { deliverAmountMinor: deliver.amountMinor }),
+              ...(b.options === undefined ? {} : { options: b.options }),
+            },
+            onStored,
+          ),
+        (options: QuoteOptions) => ({ quotes: options.quotes.map(quoteToWire) }),
+      );
     },
   });
 

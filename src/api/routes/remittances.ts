@@ -9,8 +9,9 @@
  * never stored by the API: creating uses the domain's own idempotency (mode 'domain').
  */
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {
+  CreateRemittanceResult,
   OutcomeHook,
   Remittance,
   Remitnet,
@@ -21,6 +22,7 @@ import { ApiError } from '../problem.ts';
 import {
   ACTORS,
   agentScope,
+  answerRecorded,
   defineRoute,
   OPERATOR,
   OVERSIGHT,
@@ -64,29 +66,6 @@ export function involves(r: Remittance, agentId: string): boolean {
 
 const Params = Type.Object({ id: Id });
 
-const JSON_TYPE = 'application/json; charset=utf-8';
-
-/**
- * Runs a transition whose Idempotency-Key record is written in the same transaction as the
- * step's outcome (one durable commit for both), and answers exactly the recorded body.
- */
-async function withRecord(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  run: (onOutcome: OutcomeHook | undefined) => Promise<Remittance>,
-): Promise<unknown> {
-  const record = request.idempotencyRecord;
-  if (record === null) return remittanceToWire(await run(undefined));
-  let recorded: { of: Remittance; body: string } | undefined;
-  const result = await run(async (tx, r) => {
-    const body = reply.serialize(remittanceToWire(r)) as string;
-    recorded = { of: r, body };
-    await record(tx, { status: 200, contentType: JSON_TYPE, body });
-  });
-  if (recorded === undefined) return remittanceToWire(result);
-  void reply.type(JSON_TYPE);
-  return recorded.body;
-}
 type IdParams = { Params: { id: string } };
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 
@@ -146,23 +125,35 @@ export function registerRemittanceRoutes(
         }
       }
       const key = `${principalOf(request).keyId}:${request.headers['idempotency-key'] as string}`;
-      const result = await remittances.create(
-        {
-          quoteId: b.quote_id.toLowerCase(),
-          senderId: b.sender_id.toLowerCase(),
-          recipientId: b.recipient_id.toLowerCase(),
-          idempotencyKey: key,
-          ...(b.codeword === undefined ? {} : { codeword: b.codeword }),
-          ...(b.id_document_ref === undefined ? {} : { idDocumentRef: b.id_document_ref }),
+      let replayed = false;
+      const answer = await answerRecorded(
+        request,
+        reply,
+        201,
+        async (onCreated) => {
+          const result = await remittances.create(
+            {
+              quoteId: b.quote_id.toLowerCase(),
+              senderId: b.sender_id.toLowerCase(),
+              recipientId: b.recipient_id.toLowerCase(),
+              idempotencyKey: key,
+              ...(b.codeword === undefined ? {} : { codeword: b.codeword }),
+              ...(b.id_document_ref === undefined ? {} : { idDocumentRef: b.id_document_ref }),
+            },
+            actorOf(request),
+            onCreated,
+          );
+          replayed = result.replayed;
+          return result;
         },
-        actorOf(request),
+        (result: CreateRemittanceResult) => ({
+          remittance: remittanceToWire(result.remittance),
+          payout_code: result.payoutCode ?? null,
+          replayed: result.replayed,
+        }),
       );
-      if (result.replayed) void reply.header('idempotent-replayed', 'true');
-      return {
-        remittance: remittanceToWire(result.remittance),
-        payout_code: result.payoutCode ?? null,
-        replayed: result.replayed,
-      };
+      if (replayed) void reply.header('idempotent-replayed', 'true');
+      return answer;
     },
   });
 
@@ -264,7 +255,13 @@ export function registerRemittanceRoutes(
       },
       handler: async (request, reply) => {
         const r = await visible(request, request.params.id);
-        return withRecord(request, reply, (onOutcome) => run(r.id, request, onOutcome));
+        return answerRecorded(
+          request,
+          reply,
+          200,
+          (onOutcome) => run(r.id, request, onOutcome),
+          remittanceToWire,
+        );
       },
     });
 
