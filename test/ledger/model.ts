@@ -8,6 +8,7 @@
  * - timestamps: event i of a batch gets base + i, base = max(now, last + 1); `last` moves to
  *   base + n - 1 whether or not the events succeeded; `now` is the latest clock reading (the
  *   Ledger's clock never steps back, so nothing is timestamped before a sweep already made);
+ *   a sweep on its own (a read) that expired anything moves `last` up to its time;
  * - before every transfer batch (and on every sweep) each pending transfer with
  *   expiresAt <= base expires, released at resolvedAt = expiresAt;
  * - linked chains: the failing member keeps its code, every other member of the chain is
@@ -294,9 +295,16 @@ export class LedgerModel {
     return results;
   }
 
-  /** What a read through the Ledger does first: expire what is due by the clock. */
+  /**
+   * What a read through the Ledger does first: expire what is due by the clock. A sweep
+   * that expired anything raises `last` to its time, so no later batch (from any process)
+   * is timestamped before the expiries it made.
+   */
   sweep(now: bigint): number {
-    return this.expire(this.clock(now));
+    const at = this.clock(now);
+    const count = this.expire(at);
+    if (count > 0 && at > this.last) this.last = at;
+    return count;
   }
 
   /** Expires every pending transfer due at `now`; returns how many. */

@@ -401,7 +401,15 @@ export class PostgresStore implements LedgerStore {
       // The writer lock, without taking timestamps: expiry adds no rows of its own.
       const { version } = await begin(tx.c, now, 0);
       tx.version(version);
-      return sweep(tx, now);
+      const count = await sweep(tx, now);
+      if (count > 0) {
+        // Expiries took effect up to `now` without adding rows: no later batch, from any
+        // process (whose clock may lag), may be timestamped before them.
+        await tx.c.query('UPDATE ledger_clock SET last_ts = GREATEST(last_ts, $1) WHERE id = 1', [
+          now.toString(),
+        ]);
+      }
+      return count;
     });
   }
 

@@ -161,9 +161,12 @@ export class SqliteStore implements LedgerStore {
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       maxTs: db
         .prepare(
-          'SELECT max(coalesce((SELECT max(ts) FROM transfers), 0), coalesce((SELECT max(ts) FROM accounts), 0))',
+          'SELECT max(coalesce((SELECT max(ts) FROM transfers), 0), coalesce((SELECT max(ts) FROM accounts), 0), (SELECT floor_ts FROM ledger_clock WHERE id = 1))',
         )
         .pluck(),
+      raiseClockFloor: db.prepare(
+        'UPDATE ledger_clock SET floor_ts = max(floor_ts, ?) WHERE id = 1',
+      ),
       accountById: db.prepare(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ?`),
       accountsAfter: db.prepare(
         `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ts > ? ORDER BY ts LIMIT ?`,
@@ -296,6 +299,12 @@ export class SqliteStore implements LedgerStore {
     return this.#write(() => {
       let count = 0;
       const swept = this.#sweepCounting(now, (n) => (count += n));
+      if (count > 0) {
+        // Expiries took effect up to `now`: no later batch, from any process, may be
+        // timestamped before them (see schema.ts, migration 2).
+        this.#stmt.raiseClockFloor.run(now);
+        if (this.#lastTimestamp >= 0n && this.#lastTimestamp < now) this.#lastTimestamp = now;
+      }
       return {
         value: count,
         after: () => {
