@@ -86,8 +86,17 @@ describe.skipIf(!enabled)('PostgreSQL store: opening and migrating', () => {
     const first = await cli({ DATABASE_URL: db.url }, 'migrate');
     expect(first.stderr).toBe('');
     expect(first.stdout).toMatch(/from version 0 to 1, applied: 1 ledger/);
+    for (const component of ['network', 'remittances', 'api']) {
+      expect(first.stdout).toMatch(
+        new RegExp(`${component} schema from version 0 to \\d+, applied: 1 `),
+      );
+    }
     const again = await cli({ DATABASE_URL: db.url }, '--json', 'migrate');
-    expect(JSON.parse(again.stdout)).toMatchObject({ from: 1, to: 1, applied: [] });
+    const report = JSON.parse(again.stdout);
+    expect(report).toMatchObject({ from: 1, to: 1, applied: [] });
+    for (const component of ['network', 'remittances', 'api']) {
+      expect(report.components[component].applied).toEqual([]);
+    }
   });
 
   it('DATABASE_URL selects the PostgreSQL store; it works and replaces dead connections', async () => {
