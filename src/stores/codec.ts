@@ -4,7 +4,7 @@
  * numbers, and the opaque page cursor.
  */
 import { LedgerError } from '../ledger/results.ts';
-import type { PendingStatus } from '../ledger/types.ts';
+import type { Account, PendingStatus, StoredTransfer, Transfer } from '../ledger/types.ts';
 
 const U64_MASK = (1n << 64n) - 1n;
 const I64_SIGN = 1n << 63n;
@@ -67,4 +67,23 @@ export function decodeCursor(cursor: string): bigint {
   // Timestamps are signed 64-bit: a larger one was never handed out (and no column holds it).
   if (timestamp >= I64_SIGN) throw new LedgerError('cursor_invalid');
   return timestamp;
+}
+
+/** The last check before a store writes an account: no balance may go below zero. */
+export function assertBalances(a: Account): void {
+  if (
+    a.debitsPending < 0n ||
+    a.debitsPosted < 0n ||
+    a.creditsPending < 0n ||
+    a.creditsPosted < 0n
+  ) {
+    throw new Error(`invariant: account ${a.id} would have a negative balance`);
+  }
+}
+
+/** A stored transfer without its pending state: what reads hand out. */
+export function stripPendingState(t: StoredTransfer): Transfer {
+  if (t.pending === undefined) return t;
+  const { pending: _omit, ...rest } = t;
+  return rest;
 }

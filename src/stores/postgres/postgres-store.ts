@@ -65,6 +65,8 @@ import {
   PENDING_STATUS_CODES,
   pendingStatusFromCode,
   u64ToI64,
+  assertBalances,
+  stripPendingState,
 } from '../codec.ts';
 import { runMigrations, type MigrationReport } from '../migrate.ts';
 import { POSTGRES_MIGRATIONS } from './schema.ts';
@@ -1100,17 +1102,6 @@ function sleep_ms(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function assertBalances(a: Account): void {
-  if (
-    a.debitsPending < 0n ||
-    a.debitsPosted < 0n ||
-    a.creditsPending < 0n ||
-    a.creditsPosted < 0n
-  ) {
-    throw new Error(`invariant: account ${a.id} would have a negative balance`);
-  }
-}
-
 function rowToAccount(r: Row): Account {
   return {
     id: r.id as bigint,
@@ -1159,10 +1150,4 @@ function rowToStoredTransfer(r: Row): StoredTransfer {
       resolvedAt: (r.resolved_at as bigint | null) ?? null,
     },
   };
-}
-
-function stripPendingState(t: StoredTransfer): Transfer {
-  if (t.pending === undefined) return t;
-  const { pending: _omit, ...rest } = t;
-  return rest;
 }

@@ -69,6 +69,8 @@ import {
   u128OrNull,
   u128ToBytes,
   u64ToI64,
+  assertBalances,
+  stripPendingState,
 } from '../codec.ts';
 import { runMigrations, type MigrationReport, type MigrationTarget } from '../migrate.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
@@ -718,17 +720,6 @@ function isUniqueViolation(error: unknown, column: string): boolean {
   );
 }
 
-function assertBalances(a: Account): void {
-  if (
-    a.debitsPending < 0n ||
-    a.debitsPosted < 0n ||
-    a.creditsPending < 0n ||
-    a.creditsPosted < 0n
-  ) {
-    throw new Error(`invariant: account ${a.id} would have a negative balance`);
-  }
-}
-
 function rowToAccount(r: Row): Account {
   return {
     id: bytesToU128(r.id as Buffer),
@@ -773,12 +764,6 @@ function rowToStoredTransfer(r: Row): StoredTransfer {
       resolvedAt: (r.resolved_at as bigint | null) ?? null,
     },
   };
-}
-
-function stripPendingState(t: StoredTransfer): Transfer {
-  if (t.pending === undefined) return t;
-  const { pending: _omit, ...rest } = t;
-  return rest;
 }
 
 /** Applies the SQLite migrations; exported for `remitnet migrate`. */
