@@ -101,13 +101,16 @@ function fingerprint(): string {
     .all() as string[];
   for (const table of tables) {
     h.update(`#${table}\n`);
-    for (const row of t.sql.db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).all()) {
+    // Rows sorted as text: tables WITHOUT ROWID have no rowid to order by.
+    const texts: string[] = [];
+    for (const row of t.sql.db.prepare(`SELECT * FROM "${table}"`).all()) {
       const text = JSON.stringify(row, (_k, v: unknown) =>
         typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('hex') : v,
       );
       if (ids.decoys.some((d) => text.includes(d))) continue;
-      h.update(text + '\n');
+      texts.push(text);
     }
+    for (const text of texts.sort()) h.update(text + '\n');
   }
   return h.digest('hex');
 }

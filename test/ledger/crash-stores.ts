@@ -29,7 +29,8 @@ export const CRASH_STORES: Record<string, CrashStoreFactory> = {
       return join(dir, 'crash.sqlite');
     },
     async open(target) {
-      return SqliteStore.open({ path: target, synchronous: 'FULL' });
+      // Index history often, so kills also land during and after the bulk index inserts.
+      return SqliteStore.open({ path: target, synchronous: 'FULL', historyIndexEvery: 50 });
     },
   },
   postgres: {

@@ -31,7 +31,9 @@ export function sqliteFactory(): StoreFactory {
   return {
     name: 'sqlite',
     async create() {
-      const s = await SqliteStore.open({ path: ':memory:' });
+      // A tiny history-index interval, so suites read both the account index and the
+      // rows written after it (the default, 65,536, would leave test data all in the tail).
+      const s = await SqliteStore.open({ path: ':memory:', historyIndexEvery: 7 });
       stores.push(s);
       return s;
     },

@@ -67,4 +67,26 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       `INSERT INTO ledger_clock (id, floor_ts) VALUES (1, 0)`,
     ],
   },
+  {
+    version: 3,
+    name: 'deferred account history index',
+    statements: [
+      // Indexing every transfer by account as it is written put each batch's entries on
+      // thousands of random index pages, so every commit rewrote most of two indexes. The
+      // history index is now filled in bulk, sorted, every few tens of thousands of
+      // transfers; reads merge it with a scan of the newer rows (ts > indexed_upto).
+      `CREATE TABLE account_transfers (
+        account_id BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (account_id, ts)
+      ) WITHOUT ROWID`,
+      `ALTER TABLE ledger_clock ADD COLUMN indexed_upto INTEGER NOT NULL DEFAULT 0`,
+      `INSERT INTO account_transfers (account_id, ts)
+        SELECT debit_account_id, ts FROM transfers UNION ALL SELECT credit_account_id, ts FROM transfers
+        ORDER BY 1, 2`,
+      `UPDATE ledger_clock SET indexed_upto = coalesce((SELECT max(ts) FROM transfers), 0) WHERE id = 1`,
+      `DROP INDEX transfers_debit`,
+      `DROP INDEX transfers_credit`,
+    ],
+  },
 ];
