@@ -39,6 +39,8 @@ export interface RuntimeOptions {
   readonly sweepInterval_ms?: number;
   /** Domain settings (deadlines, thresholds, corridors); the payout secret is added. */
   readonly domain?: Omit<RemitnetConfig, 'payoutCodeSecret'>;
+  /** Told when a background job (ledger expiry, remittance sweep) fails; it retries next tick. */
+  readonly onBackgroundError?: (job: 'ledger_expiry' | 'remittance_sweep', error: unknown) => void;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -69,16 +71,19 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     throw error;
   }
   const interval_ms = options.expiryInterval_ms ?? 1000;
-  if (interval_ms > 0) ledger.startExpiry(interval_ms);
+  const onBackgroundError = options.onBackgroundError ?? (() => {});
+  if (interval_ms > 0) {
+    ledger.startExpiry(interval_ms, (error) => onBackgroundError('ledger_expiry', error));
+  }
   const sweep_ms = options.sweepInterval_ms ?? 0;
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   if (sweep_ms > 0) {
     await remitnet.remittances.recover();
     sweeper = setInterval(() => {
-      sweeping = remitnet.remittances.sweep().catch(() => {
-        // A failed sweep is retried on the next tick.
-      });
+      sweeping = remitnet.remittances
+        .sweep()
+        .catch((error: unknown) => onBackgroundError('remittance_sweep', error));
     }, sweep_ms);
     sweeper.unref();
   }

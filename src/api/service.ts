@@ -31,7 +31,13 @@ export interface Service {
 
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config } = options;
-  const runtime = await openRuntime(config, { sweepInterval_ms: 5000 });
+  const level = options.logLevel ?? config.logLevel;
+  const logger = createLogger({ level });
+  const runtime = await openRuntime(config, {
+    sweepInterval_ms: 5000,
+    onBackgroundError: (job, error) =>
+      logger.error({ err: error, job }, 'background job failed; it runs again on the next tick'),
+  });
   try {
     const keys = new ApiKeyStore(runtime.sql);
     let operatorKey: string | null = null;
@@ -43,8 +49,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     if (options.demo === true && (await keys.countActive('operator')) === 0) {
       operatorKey = (await keys.create({ role: 'operator', label: 'created by serve --demo' })).key;
     }
-    const level = options.logLevel ?? config.logLevel;
-    const logger = createLogger({ level });
     const server = await serve(runtime, {
       host: options.host ?? config.host,
       port: options.port ?? config.port,

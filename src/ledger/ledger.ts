@@ -151,13 +151,15 @@ export class Ledger {
     return this.store.expirePending(now);
   }
 
-  /** Runs expiry every `interval_ms` even if nobody reads or writes. Stopped by close(). */
-  startExpiry(interval_ms: number): void {
+  /**
+   * Runs expiry every `interval_ms` even if nobody reads or writes. Stopped by close(). A
+   * failed sweep is retried on the next tick (reads sweep for themselves too) and reported
+   * to `onError`, so an operator sees a store that keeps failing.
+   */
+  startExpiry(interval_ms: number, onError: (error: unknown) => void = () => {}): void {
     this.stopExpiry();
     this.#expiryTimer = setInterval(() => {
-      this.expire().catch(() => {
-        // A failed sweep is retried on the next tick; reads sweep for themselves too.
-      });
+      this.expire().catch(onError);
     }, interval_ms);
     this.#expiryTimer.unref();
   }

@@ -33,7 +33,7 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (!ctx.ready) throw new ApiError('not_ready', 'the server is shutting down');
       try {
         await ctx.sql.query('SELECT 1 AS one');
-        await ctx.ledger.lookupAccounts([1n]);
+        await ctx.ledger.store.nextExpiry(); // a read: Ledger.lookupAccounts would sweep (write)
         await ctx.readiness();
       } catch {
         throw new ApiError('not_ready', 'a store cannot be reached');
