@@ -12,6 +12,8 @@ import { Ledger } from '../ledger/index.ts';
 import { openLedgerStore } from '../stores/open.ts';
 import { PostgresClient, SqliteClient, type SqlClient } from '../stores/sql.ts';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.ts';
+import { durableStore, WalSync } from '../stores/wal-sync.ts';
+import type { LedgerStore } from '../ledger/store.ts';
 import { randomBytes } from 'node:crypto';
 import { createRemitnet, type Remitnet, type RemitnetConfig } from '../remittances/index.ts';
 import { instrumentStore } from './instrument.ts';
@@ -45,15 +47,40 @@ export interface RuntimeOptions {
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
   const metrics = createApiMetrics();
-  const store = await openLedgerStore(config);
-  const ledger = new Ledger(instrumentStore(store, metrics));
+  // FULL durability on a file is kept with the fsync off the event loop (wal-sync.ts): the
+  // connection runs NORMAL and every answer waits for a WAL fdatasync that covers it.
+  const offloadSync = config.databaseUrl === undefined && config.sqliteSynchronous === 'FULL';
+  const opened = await openLedgerStore(
+    offloadSync && config.sqlitePath !== ':memory:'
+      ? { ...config, sqliteSynchronous: 'NORMAL' }
+      : config,
+  );
+  let store: LedgerStore = opened;
   let sql: SqlClient;
-  if (store instanceof SqliteStore) {
-    sql = new SqliteClient(store.db);
+  if (opened instanceof SqliteStore) {
+    let walSync: WalSync | undefined;
+    if (opened.synchronous === 'NORMAL' && offloadSync) {
+      try {
+        walSync = WalSync.forDatabase(opened.db.name);
+      } catch (error) {
+        await opened.close();
+        throw error;
+      }
+      store = durableStore(opened, walSync);
+      const sync = walSync;
+      metrics.registry
+        .gauge('remitnet_sqlite_commits', 'SQLite COMMITs since start (ledger and domain)')
+        .set(() => sync.commits);
+      metrics.registry
+        .gauge('remitnet_sqlite_wal_syncs', 'fdatasync calls on the SQLite WAL since start')
+        .set(() => sync.syncs);
+    }
+    sql = new SqliteClient(opened.db, false, walSync);
   } else {
     if (config.databaseUrl === undefined) throw new Error('invariant: a server store needs a URL');
     sql = PostgresClient.open(config.databaseUrl);
   }
+  const ledger = new Ledger(instrumentStore(store, metrics));
   let remitnet: Remitnet;
   try {
     await migrateApi(sql);

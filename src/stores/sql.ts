@@ -18,6 +18,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { runMigrations, type Migration, type MigrationReport } from './migrate.ts';
+import type { WalSync } from './wal-sync.ts';
 
 export type SqlValue = string | bigint | number | boolean | null | Buffer;
 export type SqlRow = Record<string, unknown>;
@@ -55,12 +56,18 @@ export class SqliteClient implements SqlClient {
   readonly db: Database.Database;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #ownsDb: boolean;
+  readonly #walSync: WalSync | undefined;
   #queue: QueuedTransaction[] = [];
   #scheduled = false;
 
-  constructor(db: Database.Database, ownsDb = false) {
+  /**
+   * `walSync`: the connection runs synchronous=NORMAL and its COMMITs are made durable off
+   * the event loop (wal-sync.ts); every answer, read or write, waits for it.
+   */
+  constructor(db: Database.Database, ownsDb = false, walSync?: WalSync) {
     this.db = db;
     this.#ownsDb = ownsDb;
+    this.#walSync = walSync;
   }
 
   /** Opens its own connection to a file (WAL, synchronous=FULL, bigint integers). */
@@ -86,6 +93,19 @@ export class SqliteClient implements SqlClient {
     sql: string,
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
+    const rows = this.queryNow<T>(sql, params);
+    await this.#answered(!this.prepare(sql).reader);
+    return rows;
+  }
+
+  async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+    const changes = this.executeNow(sql, params);
+    await this.#answered(true);
+    return changes;
+  }
+
+  /** Runs a statement now, with no durability wait (inside a transaction: see below). */
+  queryNow<T extends SqlRow = SqlRow>(sql: string, params: readonly SqlValue[] = []): T[] {
     const s = this.prepare(sql);
     if (!s.reader) {
       s.run(bindings(params));
@@ -94,8 +114,16 @@ export class SqliteClient implements SqlClient {
     return s.all(bindings(params)) as T[];
   }
 
-  async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
+  executeNow(sql: string, params: readonly SqlValue[] = []): number {
     return this.prepare(sql).run(bindings(params)).changes;
+  }
+
+  /** Outside a transaction a write autocommits; either way, answer only what is durable. */
+  async #answered(wrote: boolean): Promise<void> {
+    const sync = this.#walSync;
+    if (sync === undefined) return;
+    if (wrote && !this.db.inTransaction) sync.committed();
+    await sync.durable();
   }
 
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
@@ -133,16 +161,28 @@ export class SqliteClient implements SqlClient {
         for (const t of group) t.reject(error);
         continue;
       }
-      group.forEach((t, i) => {
-        const o = outcomes[i]!;
-        if (o.ok) t.resolve(o.value);
-        else t.reject(o.error);
-      });
+      const settle = () =>
+        group.forEach((t, i) => {
+          const o = outcomes[i]!;
+          if (o.ok) t.resolve(o.value);
+          else t.reject(o.error);
+        });
+      const sync = this.#walSync;
+      if (sync === undefined) {
+        settle();
+      } else {
+        // The next group may commit while this one's fsync runs; both answers wait for it.
+        sync.committed();
+        sync.durable().then(settle, (error: unknown) => {
+          for (const t of group) t.reject(error);
+        });
+      }
     }
     this.#scheduled = false;
   }
 
   async close(): Promise<void> {
+    await this.#walSync?.durable();
     if (this.#ownsDb && this.db.open) this.db.close();
   }
 }
@@ -158,12 +198,13 @@ class SqliteTransaction implements SqlClient {
     this.#depth = depth;
   }
 
-  query<T extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
-    return this.#client.query<T>(sql, params);
+  // Inside the transaction nothing waits for durability: its COMMIT does, for all of it.
+  async query<T extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
+    return this.#client.queryNow<T>(sql, params);
   }
 
-  execute(sql: string, params?: readonly SqlValue[]): Promise<number> {
-    return this.#client.execute(sql, params);
+  async execute(sql: string, params?: readonly SqlValue[]): Promise<number> {
+    return this.#client.executeNow(sql, params);
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {

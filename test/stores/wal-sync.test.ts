@@ -1,0 +1,202 @@
+/**
+ * WalSync: no answer before an fsync that started after its COMMIT has completed. The sync
+ * function is driven by hand here (a power loss cannot be staged in a test), so each test
+ * sees exactly which commits a sync covers; the runtime test at the end checks the real
+ * wiring (a file database, synchronous=NORMAL, real fdatasync calls).
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { openRuntime } from '../../src/api/runtime.ts';
+import { newId } from '../../src/ledger/index.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
+import { SqliteClient } from '../../src/stores/sql.ts';
+import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
+import { durableStore, WalSync } from '../../src/stores/wal-sync.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'remitnet-walsync-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A WalSync whose fsyncs complete only when the test says so. */
+function manualSync() {
+  const calls: Array<(error: Error | null) => void> = [];
+  const sync = new WalSync((done) => calls.push(done));
+  return {
+    sync,
+    calls,
+    finish(i: number, error: Error | null = null) {
+      calls[i]!(error);
+    },
+  };
+}
+
+/** Lets pending I/O callbacks, immediates and microtasks run. */
+const turns = async (n = 5) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+function tracked<T>(p: Promise<T>) {
+  const state: { settled: boolean; error?: unknown } = { settled: false };
+  p.then(
+    () => (state.settled = true),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+}
+
+describe('WalSync', () => {
+  it('answers only after a sync that started after the commit', async () => {
+    const m = manualSync();
+    expect(m.sync.pending).toBe(false);
+    await m.sync.durable(); // nothing committed: no sync needed
+    expect(m.calls.length).toBe(0);
+
+    m.sync.committed();
+    m.sync.committed();
+    const a = tracked(m.sync.durable());
+    const a2 = tracked(m.sync.durable());
+    expect(m.calls.length).toBe(1); // one sync covers both commits and both callers
+    await turns();
+    expect(a.settled || a2.settled).toBe(false);
+
+    // Commits made while that sync runs are not covered by it.
+    m.sync.committed();
+    const b = tracked(m.sync.durable());
+    m.sync.committed();
+    const c = tracked(m.sync.durable());
+    expect(m.calls.length).toBe(1);
+    m.finish(0);
+    await turns();
+    expect([a.settled, a2.settled, b.settled, c.settled]).toEqual([true, true, false, false]);
+    expect(m.calls.length).toBe(2); // one more, for b and c together
+    m.finish(1);
+    await turns();
+    expect([b.settled, c.settled]).toEqual([true, true]);
+    expect(m.sync.pending).toBe(false);
+    expect([m.sync.commits, m.sync.syncs]).toEqual([4, 2]);
+  });
+
+  it('refuses every waiting and later caller once an fsync fails', async () => {
+    const m = manualSync();
+    m.sync.committed();
+    const a = tracked(m.sync.durable());
+    m.finish(0, new Error('EIO'));
+    await turns();
+    expect(String(a.error)).toMatch(/fsync of the SQLite write-ahead log failed: EIO/);
+    await expect(m.sync.durable()).rejects.toThrow(/EIO/);
+    m.sync.committed();
+    await expect(m.sync.durable()).rejects.toThrow(/EIO/);
+    expect(m.calls.length).toBe(1); // never retried
+  });
+});
+
+describe('SqliteClient with a WalSync', () => {
+  it('holds transaction answers and reads of committed data until the sync completes', async () => {
+    const db = new Database(join(dir, 'client.db'));
+    db.defaultSafeIntegers(true);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const m = manualSync();
+    const client = new SqliteClient(db, true, m.sync);
+    db.exec('CREATE TABLE t (v INTEGER)');
+
+    const tx = tracked(client.transaction((t) => t.execute('INSERT INTO t (v) VALUES (1)')));
+    await turns();
+    expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(1n); // committed...
+    expect(tx.settled).toBe(false); // ...but not answered
+    const read = tracked(client.query('SELECT v FROM t'));
+    await turns();
+    expect(read.settled).toBe(false);
+    expect(m.calls.length).toBe(1);
+    m.finish(0);
+    await turns();
+    expect([tx.settled, read.settled]).toEqual([true, true]);
+
+    // An autocommit write outside a transaction is a commit of its own.
+    const write = tracked(client.execute('INSERT INTO t (v) VALUES (2)'));
+    await turns();
+    expect(write.settled).toBe(false);
+    m.finish(1);
+    await turns();
+    expect(write.settled).toBe(true);
+    await client.close();
+  });
+});
+
+describe('durableStore', () => {
+  it('resolves a transfer batch only after its commit is synced', async () => {
+    const store = await SqliteStore.open({ path: join(dir, 'ledger.db'), synchronous: 'NORMAL' });
+    const m = manualSync();
+    const ledger = new Ledger(durableStore(store, m.sync));
+    const [a, b] = [newId(), newId()];
+    const accounts = tracked(
+      ledger.createAccounts([
+        { id: a, ledger: 410, code: 1 },
+        { id: b, ledger: 410, code: 1 },
+      ]),
+    );
+    await turns();
+    expect(accounts.settled).toBe(false);
+    m.finish(0);
+    await turns();
+    expect(accounts.settled).toBe(true);
+
+    const id = newId();
+    const transfer = tracked(
+      ledger.createTransfers([
+        { id, debitAccountId: a, creditAccountId: b, amount: 5n, ledger: 410, code: 1 },
+      ]),
+    );
+    await turns(10);
+    expect(transfer.settled).toBe(false);
+    expect(await store.lookupTransfers([id])).toHaveLength(1); // committed underneath
+    m.finish(m.calls.length - 1);
+    await turns(10);
+    expect(transfer.settled).toBe(true);
+    while (m.sync.pending) {
+      m.finish(m.calls.length - 1);
+      await turns();
+    }
+    await ledger.close();
+  });
+});
+
+describe('the runtime on a file', () => {
+  it('keeps FULL durability with the fsync off the event loop, and NORMAL when asked', async () => {
+    const full = await openRuntime(loadConfig({ REMITNET_DB: join(dir, 'full.db') }), {
+      expiryInterval_ms: 0,
+    });
+    try {
+      const sqlite = full.sql as SqliteClient;
+      expect(sqlite.db.pragma('synchronous', { simple: true })).toBe(1n); // NORMAL...
+      const [a, b] = [newId(), newId()];
+      await full.ledger.createAccounts([
+        { id: a, ledger: 410, code: 1 },
+        { id: b, ledger: 410, code: 1 },
+      ]);
+      await full.ledger.createTransfers([
+        { id: newId(), debitAccountId: a, creditAccountId: b, amount: 1n, ledger: 410, code: 1 },
+      ]);
+      const metrics = full.metrics.registry.render();
+      const syncs = Number(/remitnet_sqlite_wal_syncs (\d+)/.exec(metrics)?.[1]);
+      const commits = Number(/remitnet_sqlite_commits (\d+)/.exec(metrics)?.[1]);
+      expect(syncs).toBeGreaterThanOrEqual(2); // ...with real fdatasync calls behind answers
+      expect(commits).toBeGreaterThanOrEqual(syncs);
+    } finally {
+      await full.close();
+    }
+    const normal = await openRuntime(
+      loadConfig({ REMITNET_DB: join(dir, 'normal.db'), REMITNET_SQLITE_SYNCHRONOUS: 'NORMAL' }),
+      { expiryInterval_ms: 0 },
+    );
+    try {
+      expect((normal.sql as SqliteClient).db.pragma('synchronous', { simple: true })).toBe(1n);
+      expect(normal.metrics.registry.render()).not.toMatch(/remitnet_sqlite_wal_syncs/);
+    } finally {
+      await normal.close();
+    }
+  });
+});
