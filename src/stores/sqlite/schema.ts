@@ -89,4 +89,41 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       `DROP INDEX transfers_credit`,
     ],
   },
+  {
+    version: 4,
+    name: 'account history as posting lists',
+    statements: [
+      // account_transfers held one row per transfer and side: two 24-byte keys a transfer,
+      // and each bulk insert landed on pages all over the index, rewriting most of it every
+      // run. Now each indexing run (a stretch of history, after < ts <= upto) adds one row
+      // per account that took part: the account's transfer timestamps in that stretch,
+      // ascending, 8 big-endian bytes each (stores/deferred.ts, packTimestamps). The key
+      // leads with the stretch, so every run appends at the end of the table. A read walks
+      // the stretches that overlap its time range and looks up one row in each.
+      `CREATE TABLE history_stretches (
+        upto INTEGER PRIMARY KEY,
+        after INTEGER NOT NULL
+      )`,
+      `CREATE TABLE account_postings (
+        upto INTEGER NOT NULL,
+        account_ts INTEGER NOT NULL,
+        list BLOB NOT NULL,
+        PRIMARY KEY (upto, account_ts)
+      ) WITHOUT ROWID`,
+      // Existing history: stretches of 65,536 transfers up to indexed_upto.
+      `INSERT INTO history_stretches (upto, after)
+        SELECT upto, coalesce(lag(upto) OVER (ORDER BY upto), 0) FROM (
+          SELECT max(ts) AS upto FROM (
+            SELECT ts, (row_number() OVER (ORDER BY ts) - 1) / 65536 AS k FROM transfers
+            WHERE ts <= (SELECT indexed_upto FROM ledger_clock WHERE id = 1))
+          GROUP BY k)`,
+      `INSERT INTO account_postings (upto, account_ts, list)
+        SELECT upto, account_ts, unhex(group_concat(printf('%016x', ts), '' ORDER BY ts)) FROM (
+          SELECT (SELECT min(s.upto) FROM history_stretches s WHERE s.upto >= x.ts) AS upto,
+            a.ts AS account_ts, x.ts AS ts
+          FROM account_transfers x JOIN accounts a ON a.id = x.account_id)
+        GROUP BY upto, account_ts ORDER BY upto, account_ts`,
+      `DROP TABLE account_transfers`,
+    ],
+  },
 ];

@@ -21,14 +21,16 @@
  *   (Checkpointer, below) instead of the commit that crosses wal_autocheckpoint. It copies
  *   each page once however many commits rewrote it (index leaves are rewritten by almost
  *   every big batch);
- * - account history is indexed in bulk (schema.ts, migration 3): indexing every transfer
- *   by account as it was written put a batch's ~16,000 index entries on ~16,000 random
- *   leaf pages, so each commit rewrote most of two indexes (tens of MB of WAL a batch at 1M
- *   rows, worse as history grew). Now `account_transfers` is filled every
- *   `historyIndexEvery` transfers by one sorted INSERT inside that batch's transaction
- *   (each page written once per run), and history reads merge it with a scan of the rows
- *   written since (`ts > indexed_upto`). Measured with bench/ledger.ts, 1M transfers in
- *   batches of 8189 on this machine: 27,581/s before, 84,626/s after;
+ * - account history is indexed in bulk (schema.ts, migrations 3 and 4): indexing every
+ *   transfer by account as it was written put a batch's ~16,000 index entries on ~16,000
+ *   random leaf pages, so each commit rewrote most of two indexes. Every
+ *   `historyIndexEvery` transfers, inside that batch's transaction, one index run adds a
+ *   stretch: one row per account that took part, holding its transfer timestamps in the
+ *   stretch (a posting list, ../deferred.ts), keyed (stretch, account) so the run appends
+ *   at the end of the table. The lists come from memory (this connection saw every row
+ *   since the last run) or, after another connection wrote, from the rows. History reads
+ *   walk the stretches that overlap their range, one posting list each, and merge a scan
+ *   of the rows written since (`ts > indexed_upto`), in one read transaction;
  * - where the time goes now: the engine, per-transfer allocations (GC), the multi-row
  *   INSERT and the ~8,000 account UPDATEs a batch, each about a tenth to a fifth.
  */
@@ -75,7 +77,13 @@ import {
   assertBalances,
   stripPendingState,
 } from '../codec.ts';
-import { runMigrations, type MigrationReport, type MigrationTarget } from '../migrate.ts';
+import { packTimestamps } from '../deferred.ts';
+import {
+  runMigrations,
+  type Migration,
+  type MigrationReport,
+  type MigrationTarget,
+} from '../migrate.ts';
 import { SQLITE_MIGRATIONS } from './schema.ts';
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
@@ -138,6 +146,15 @@ export class SqliteStore implements LedgerStore {
   readonly #historyIndexEvery: number;
   /** Transfers newer than the history index (-1: not known, count them). */
   #unindexed = -1;
+  /**
+   * Per account id, the timestamps (ascending) of its transfers newer than the history
+   * index, so an index run need not read them back. Null when not known (another
+   * connection wrote, or an index run failed): the run then reads the rows.
+   */
+  #postings: Map<bigint, bigint[]> | null = null;
+  /** Whether the transaction in progress changed #postings (undone by dropping it). */
+  #postingsChanged = false;
+  readonly #insertPostings = new Map<number, Database.Statement>();
 
   private constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.db = db;
@@ -210,39 +227,44 @@ export class SqliteStore implements LedgerStore {
         `SELECT t.*, p.status, p.expires_at, p.resolved_at FROM pending_transfers p JOIN transfers t ON t.ts = p.ts
          WHERE p.status = 0 AND p.expires_at IS NOT NULL AND p.expires_at <= ? ORDER BY p.expires_at, p.ts LIMIT ?`,
       ),
-      // History reads merge the account index (ts <= indexed_upto) with a scan of the rows
-      // written since (ts > indexed_upto); one statement, so one consistent snapshot.
-      pageForward: db.prepare(
-        `SELECT * FROM (SELECT t.* FROM account_transfers a JOIN transfers t ON t.ts = a.ts
-           WHERE a.account_id = :id AND a.ts > :lo AND a.ts <= :hi
-             AND ((t.debit_account_id = :id AND :debits) OR (t.credit_account_id = :id AND :credits))
-           ORDER BY a.ts LIMIT :n)
-         UNION ALL SELECT * FROM (SELECT * FROM transfers
-           WHERE ts > max(:lo, (SELECT indexed_upto FROM ledger_clock WHERE id = 1)) AND ts <= :hi
-             AND ((debit_account_id = :id AND :debits) OR (credit_account_id = :id AND :credits))
-           ORDER BY ts LIMIT :n)
+      // History reads merge the posting lists (ts <= indexed_upto) with a scan of the rows
+      // written since (ts > indexed_upto), inside one read transaction (#read).
+      indexedUpto: db.prepare('SELECT indexed_upto FROM ledger_clock WHERE id = 1').pluck(),
+      accountTs: db.prepare('SELECT ts FROM accounts WHERE id = ?').pluck(),
+      // Stretches (after, upto] overlapping (lo, hi], oldest first.
+      stretchesForward: db
+        .prepare('SELECT upto FROM history_stretches WHERE upto > ? AND after < ? ORDER BY upto')
+        .pluck(),
+      // Stretches overlapping [lo, hi), newest first.
+      stretchesBackward: db
+        .prepare(
+          'SELECT upto FROM history_stretches WHERE upto >= ? AND after < ? ORDER BY upto DESC',
+        )
+        .pluck(),
+      postingList: db
+        .prepare('SELECT list FROM account_postings WHERE upto = ? AND account_ts = ?')
+        .pluck(),
+      transferAt: db.prepare('SELECT * FROM transfers WHERE ts = ?'),
+      tailForward: db.prepare(
+        `SELECT * FROM transfers WHERE ts > :from AND ts <= :hi
+           AND ((debit_account_id = :id AND :debits) OR (credit_account_id = :id AND :credits))
          ORDER BY ts LIMIT :n`,
       ),
-      pageBackward: db.prepare(
-        `SELECT * FROM (SELECT t.* FROM account_transfers a JOIN transfers t ON t.ts = a.ts
-           WHERE a.account_id = :id AND a.ts >= :lo AND a.ts < :hi
-             AND ((t.debit_account_id = :id AND :debits) OR (t.credit_account_id = :id AND :credits))
-           ORDER BY a.ts DESC LIMIT :n)
-         UNION ALL SELECT * FROM (SELECT * FROM transfers
-           WHERE ts > (SELECT indexed_upto FROM ledger_clock WHERE id = 1) AND ts >= :lo AND ts < :hi
-             AND ((debit_account_id = :id AND :debits) OR (credit_account_id = :id AND :credits))
-           ORDER BY ts DESC LIMIT :n)
+      tailBackward: db.prepare(
+        `SELECT * FROM transfers WHERE ts > :upto AND ts >= :lo AND ts < :hi
+           AND ((debit_account_id = :id AND :debits) OR (credit_account_id = :id AND :credits))
          ORDER BY ts DESC LIMIT :n`,
       ),
       // Posted: single-phase transfers and posts (not pending, not void). Pending: pending
-      // transfers made by then and not yet resolved by then.
+      // transfers made by then and not yet resolved by then. :list is the account's indexed
+      // timestamps <= :at (a JSON array), the rest is the scan of the newer rows.
       balanceAt: db.prepare(
         `WITH h AS (
-           SELECT t.ts, t.amount, t.flags, t.debit_account_id FROM account_transfers a
-             JOIN transfers t ON t.ts = a.ts WHERE a.account_id = :id AND a.ts <= :at
+           SELECT t.ts, t.amount, t.flags, t.debit_account_id FROM json_each(:list) j
+             JOIN transfers t ON t.ts = j.value
            UNION ALL
            SELECT ts, amount, flags, debit_account_id FROM transfers
-             WHERE ts > (SELECT indexed_upto FROM ledger_clock WHERE id = 1) AND ts <= :at
+             WHERE ts > :upto AND ts <= :at
                AND (debit_account_id = :id OR credit_account_id = :id))
          SELECT
            coalesce(sum(CASE WHEN h.debit_account_id = :id AND (h.flags & 10) = 0 THEN h.amount END), 0) AS debits_posted,
@@ -258,16 +280,20 @@ export class SqliteStore implements LedgerStore {
           'SELECT count(*) FROM transfers WHERE ts > (SELECT indexed_upto FROM ledger_clock WHERE id = 1)',
         )
         .pluck(),
-      indexHistory: db.prepare(
-        `INSERT INTO account_transfers (account_id, ts)
-           SELECT debit_account_id, ts FROM transfers WHERE ts > (SELECT indexed_upto FROM ledger_clock WHERE id = 1)
-           UNION ALL
-           SELECT credit_account_id, ts FROM transfers WHERE ts > (SELECT indexed_upto FROM ledger_clock WHERE id = 1)
-           ORDER BY 1, 2`,
+      // The rows newer than the index, by account timestamp: for an index run when this
+      // connection does not hold them in memory (another connection wrote some).
+      unindexedRows: db
+        .prepare(
+          `SELECT t.ts, d.ts, c.ts FROM transfers t
+             JOIN accounts d ON d.id = t.debit_account_id JOIN accounts c ON c.id = t.credit_account_id
+           WHERE t.ts > ? ORDER BY t.ts`,
+        )
+        .raw(),
+      maxTransferTs: db.prepare('SELECT coalesce(max(ts), 0) FROM transfers').pluck(),
+      insertStretch: db.prepare(
+        'INSERT OR ROLLBACK INTO history_stretches (upto, after) VALUES (?, ?)',
       ),
-      raiseIndexedUpto: db.prepare(
-        'UPDATE ledger_clock SET indexed_upto = coalesce((SELECT max(ts) FROM transfers), 0) WHERE id = 1',
-      ),
+      raiseIndexedUpto: db.prepare('UPDATE ledger_clock SET indexed_upto = ? WHERE id = 1'),
     };
   }
 
@@ -339,7 +365,7 @@ export class SqliteStore implements LedgerStore {
         outcome = this.#execute(events, base, false);
       }
       this.#persist(outcome);
-      this.#indexHistoryIfDue(outcome.transfers.length);
+      const indexed = this.#indexHistoryIfDue(outcome.transfers);
       this.#lastTimestamp = base + BigInt(events.length) - 1n;
       const result = outcome;
       return {
@@ -347,6 +373,7 @@ export class SqliteStore implements LedgerStore {
         after: () => {
           for (const a of swept) this.#cacheAccount(a);
           for (const a of result.accounts) this.#cacheAccount(a);
+          if (!indexed && this.#postings !== null) addPostings(this.#postings, result.transfers);
         },
       };
     });
@@ -382,16 +409,10 @@ export class SqliteStore implements LedgerStore {
   #write<T>(fn: () => { value: T; after: () => void }): T {
     this.db.exec('BEGIN IMMEDIATE');
     this.#rowsWritten = 0;
+    this.#postingsChanged = false;
     let committed = false;
     try {
-      const version = this.#stmt.dataVersion.get() as bigint;
-      if (version !== this.#dataVersion) {
-        // Another connection committed since our last look: what we cached may be stale.
-        this.#accounts.clear();
-        this.#lastTimestamp = -1n;
-        this.#unindexed = -1;
-        this.#dataVersion = version;
-      }
+      this.#sync();
       const { value, after } = fn();
       this.db.exec('COMMIT');
       committed = true;
@@ -404,23 +425,111 @@ export class SqliteStore implements LedgerStore {
         this.#accounts.clear();
         this.#lastTimestamp = -1n;
         this.#unindexed = -1;
+        if (this.#postingsChanged) this.#postings = null;
       }
       throw error;
     }
   }
 
   /**
-   * Adds the transfers written since the last run to the account history index, in one
-   * sorted bulk insert, once enough have gathered: each index page is then rewritten once
-   * per run rather than by nearly every batch. Runs inside the batch's transaction.
+   * Runs `fn` in one read transaction (one snapshot), or in the transaction the connection
+   * is already in (a SqliteClient sharing it).
    */
-  #indexHistoryIfDue(added: number): void {
-    if (this.#unindexed < 0) this.#unindexed = Number(this.#stmt.unindexedCount.get() as bigint);
-    else this.#unindexed += added;
-    if (this.#unindexed < this.#historyIndexEvery) return;
-    this.#stmt.indexHistory.run();
-    this.#stmt.raiseIndexedUpto.run();
+  #read<T>(fn: () => T): T {
+    const own = !this.db.inTransaction;
+    if (own) this.db.exec('BEGIN');
+    try {
+      this.#sync();
+      return fn();
+    } finally {
+      if (own && this.db.inTransaction) this.db.exec('COMMIT');
+    }
+  }
+
+  /** Inside a transaction: drops what we hold in memory if another connection committed. */
+  #sync(): void {
+    const version = this.#stmt.dataVersion.get() as bigint;
+    if (version === this.#dataVersion) return;
+    this.#accounts.clear();
+    this.#lastTimestamp = -1n;
+    this.#unindexed = -1;
+    this.#postings = null;
+    this.#dataVersion = version;
+  }
+
+  /**
+   * Adds the transfers written since the last run to the account history index once
+   * enough have gathered: one stretch, one posting list per account that took part, in
+   * account order, appended at the end of account_postings. Runs inside the batch's
+   * transaction (whose own rows, `transfers`, are already inserted). Returns whether it ran.
+   */
+  #indexHistoryIfDue(transfers: readonly Transfer[]): boolean {
+    if (this.#unindexed < 0) {
+      this.#unindexed = Number(this.#stmt.unindexedCount.get() as bigint);
+      // Only this batch's rows are unindexed: nothing older needs reading back.
+      if (this.#postings === null && this.#unindexed === transfers.length) {
+        this.#postings = new Map();
+        this.#postingsChanged = true;
+      }
+    } else this.#unindexed += transfers.length;
+    if (this.#unindexed < this.#historyIndexEvery) return false;
+    const after = this.#stmt.indexedUpto.get() as bigint;
+    const upto = this.#stmt.maxTransferTs.get() as bigint;
+    if (upto <= after) return false;
+    const lists = new Map<bigint, bigint[]>();
+    if (this.#postings !== null) {
+      this.#postingsChanged = true;
+      addPostings(this.#postings, transfers);
+      for (const [id, list] of this.#postings) lists.set(this.#accountTs(id), list);
+    } else {
+      for (const [ts, dr, cr] of this.#stmt.unindexedRows.all(after) as bigint[][]) {
+        pushPosting(lists, dr!, ts!);
+        pushPosting(lists, cr!, ts!);
+      }
+    }
+    this.#stmt.insertStretch.run(upto, after);
+    const accounts = [...lists.keys()].sort((a, b) => (a < b ? -1 : 1));
+    let i = 0;
+    while (i < accounts.length) {
+      let rows = ROWS_PER_INSERT;
+      while (rows > accounts.length - i) rows >>= 1;
+      const params = new Array<unknown>(rows * 3);
+      for (let r = 0; r < rows; r++) {
+        const account = accounts[i + r]!;
+        params[r * 3] = upto;
+        params[r * 3 + 1] = account;
+        params[r * 3 + 2] = packTimestamps(lists.get(account)!);
+      }
+      this.#insertPostingsStatement(rows).run(params);
+      i += rows;
+    }
+    this.#stmt.raiseIndexedUpto.run(upto);
+    this.#rowsWritten += accounts.length;
+    this.#postings = new Map();
+    this.#postingsChanged = true;
     this.#unindexed = 0;
+    return true;
+  }
+
+  #insertPostingsStatement(rows: number): Database.Statement {
+    let s = this.#insertPostings.get(rows);
+    if (s === undefined) {
+      const values = new Array<string>(rows).fill('(?, ?, ?)').join(',');
+      s = this.db.prepare(
+        `INSERT OR ROLLBACK INTO account_postings (upto, account_ts, list) VALUES ${values}`,
+      );
+      this.#insertPostings.set(rows, s);
+    }
+    return s;
+  }
+
+  /** The timestamp (the key) of an existing account. */
+  #accountTs(id: bigint): bigint {
+    const cached = this.#accounts.get(id);
+    if (cached !== undefined) return cached.timestamp;
+    const ts = this.#stmt.accountTs.get(u128ToBytes(id)) as bigint | undefined;
+    if (ts === undefined) throw new Error(`invariant: account ${id} of a transfer is missing`);
+    return ts;
   }
 
   #nextTimestamp(now: bigint): bigint {
@@ -654,15 +763,15 @@ export class SqliteStore implements LedgerStore {
     } else {
       lo = lo - 1n; // forward pages take ts > lo
     }
-    const stmt = reversed ? this.#stmt.pageBackward : this.#stmt.pageForward;
-    const rows = stmt.all({
-      id: u128ToBytes(filter.accountId),
-      lo,
-      hi,
-      n: filter.limit + 1,
-      debits: side !== 'credits' ? 1 : 0,
-      credits: side !== 'debits' ? 1 : 0,
-    }) as Row[];
+    const id = u128ToBytes(filter.accountId);
+    const n = filter.limit + 1;
+    const debits = side !== 'credits';
+    const credits = side !== 'debits';
+    const rows = this.#read(() =>
+      reversed
+        ? this.#pageBackward(id, lo, hi, n, debits, credits)
+        : this.#pageForward(id, lo, hi, n, debits, credits),
+    );
     const more = rows.length > filter.limit;
     const transfers = rows
       .slice(0, filter.limit)
@@ -673,13 +782,106 @@ export class SqliteStore implements LedgerStore {
       : { transfers };
   }
 
+  /** Transfers of an account with lo < ts <= hi, oldest first, at most n. */
+  #pageForward(
+    id: Buffer,
+    lo: bigint,
+    hi: bigint,
+    n: number,
+    debits: boolean,
+    credits: boolean,
+  ): Row[] {
+    const out: Row[] = [];
+    const upto = this.#stmt.indexedUpto.get() as bigint;
+    const accountTs = lo < upto ? (this.#stmt.accountTs.get(id) as bigint | undefined) : undefined;
+    if (accountTs !== undefined) {
+      const transferAt = this.#stmt.transferAt;
+      for (const stretch of this.#stmt.stretchesForward.all(lo, hi) as bigint[]) {
+        const list = this.#stmt.postingList.get(stretch, accountTs) as Buffer | undefined;
+        if (list === undefined) continue;
+        const count = list.length >> 3;
+        for (let i = firstAbove(list, lo); i < count; i++) {
+          const ts = list.readBigInt64BE(i * 8);
+          if (ts > hi) return out;
+          const row = transferAt.get(ts) as Row | undefined;
+          if (row === undefined) throw new Error(`invariant: indexed transfer ${ts} is missing`);
+          if (onSide(row, id, debits, credits) && out.push(row) === n) return out;
+        }
+      }
+    }
+    const tail = this.#stmt.tailForward.all({
+      from: lo > upto ? lo : upto,
+      hi,
+      id,
+      n: n - out.length,
+      debits: debits ? 1 : 0,
+      credits: credits ? 1 : 0,
+    }) as Row[];
+    for (const row of tail) out.push(row);
+    return out;
+  }
+
+  /** Transfers of an account with lo <= ts < hi, newest first, at most n. */
+  #pageBackward(
+    id: Buffer,
+    lo: bigint,
+    hi: bigint,
+    n: number,
+    debits: boolean,
+    credits: boolean,
+  ): Row[] {
+    const upto = this.#stmt.indexedUpto.get() as bigint;
+    const out = this.#stmt.tailBackward.all({
+      upto,
+      lo,
+      hi,
+      id,
+      n,
+      debits: debits ? 1 : 0,
+      credits: credits ? 1 : 0,
+    }) as Row[];
+    if (out.length === n || lo > upto) return out;
+    const accountTs = this.#stmt.accountTs.get(id) as bigint | undefined;
+    if (accountTs === undefined) return out;
+    const transferAt = this.#stmt.transferAt;
+    for (const stretch of this.#stmt.stretchesBackward.all(lo, hi) as bigint[]) {
+      const list = this.#stmt.postingList.get(stretch, accountTs) as Buffer | undefined;
+      if (list === undefined) continue;
+      for (let i = firstAbove(list, hi - 1n) - 1; i >= 0; i--) {
+        const ts = list.readBigInt64BE(i * 8);
+        if (ts < lo) return out;
+        const row = transferAt.get(ts) as Row | undefined;
+        if (row === undefined) throw new Error(`invariant: indexed transfer ${ts} is missing`);
+        if (onSide(row, id, debits, credits) && out.push(row) === n) return out;
+      }
+    }
+    return out;
+  }
+
   async getAccountBalanceAt(
     accountId: bigint,
     timestamp: bigint,
   ): Promise<AccountBalance | undefined> {
-    const exists = this.#stmt.accountById.get(u128ToBytes(accountId));
-    if (exists === undefined) return undefined;
-    const r = this.#stmt.balanceAt.get({ id: u128ToBytes(accountId), at: timestamp }) as Row;
+    const id = u128ToBytes(accountId);
+    const r = this.#read(() => {
+      const accountTs = this.#stmt.accountTs.get(id) as bigint | undefined;
+      if (accountTs === undefined) return undefined;
+      // The account's indexed timestamps up to `timestamp`, for the one summing statement.
+      const indexed: string[] = [];
+      for (const stretch of this.#stmt.stretchesForward.all(-1n, timestamp) as bigint[]) {
+        const list = this.#stmt.postingList.get(stretch, accountTs) as Buffer | undefined;
+        if (list === undefined) continue;
+        const end = firstAbove(list, timestamp);
+        for (let i = 0; i < end; i++) indexed.push(list.readBigInt64BE(i * 8).toString());
+      }
+      return this.#stmt.balanceAt.get({
+        list: `[${indexed.join(',')}]`,
+        upto: this.#stmt.indexedUpto.get() as bigint,
+        at: timestamp,
+        id,
+      }) as Row;
+    });
+    if (r === undefined) return undefined;
     return {
       accountId,
       debitsPending: r.debits_pending as bigint,
@@ -783,6 +985,40 @@ function q(n: number): string {
   return new Array<string>(n).fill('?').join(', ');
 }
 
+/** Index of the first timestamp in a posting list above `ts` (the list's length if none). */
+function firstAbove(list: Buffer, ts: bigint): number {
+  let lo = 0;
+  let hi = list.length >> 3;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list.readBigInt64BE(mid * 8) > ts) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Whether a transfer row is on the wanted side of the account with id bytes `id`. */
+function onSide(row: Row, id: Buffer, debits: boolean, credits: boolean): boolean {
+  return (
+    (debits && id.equals(row.debit_account_id as Buffer)) ||
+    (credits && id.equals(row.credit_account_id as Buffer))
+  );
+}
+
+function pushPosting(lists: Map<bigint, bigint[]>, key: bigint, ts: bigint): void {
+  const list = lists.get(key);
+  if (list === undefined) lists.set(key, [ts]);
+  else list.push(ts);
+}
+
+/** Adds transfers (in timestamp order) to per-account-id posting lists. */
+function addPostings(lists: Map<bigint, bigint[]>, transfers: readonly Transfer[]): void {
+  for (const t of transfers) {
+    pushPosting(lists, t.debitAccountId, t.timestamp);
+    pushPosting(lists, t.creditAccountId, t.timestamp);
+  }
+}
+
 function isUniqueViolation(error: unknown, column: string): boolean {
   return (
     error instanceof Error &&
@@ -837,8 +1073,14 @@ function rowToStoredTransfer(r: Row): StoredTransfer {
   };
 }
 
-/** Applies the SQLite migrations; exported for `remitnet migrate`. */
-export async function migrateSqlite(db: Database.Database): Promise<MigrationReport> {
+/**
+ * Applies the SQLite migrations; exported for `remitnet migrate` (and for tests, which may
+ * stop at an older schema to test the migrations after it).
+ */
+export async function migrateSqlite(
+  db: Database.Database,
+  migrations: readonly Migration[] = SQLITE_MIGRATIONS,
+): Promise<MigrationReport> {
   const target: MigrationTarget = {
     appliedVersions: async () => {
       db.exec(
@@ -857,7 +1099,7 @@ export async function migrateSqlite(db: Database.Database): Promise<MigrationRep
       }).immediate();
     },
   };
-  return runMigrations(target, SQLITE_MIGRATIONS);
+  return runMigrations(target, migrations);
 }
 
 export { LedgerError };
