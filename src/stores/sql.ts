@@ -62,7 +62,7 @@ export class SqliteClient implements SqlClient {
 
   /**
    * `walSync`: the connection runs synchronous=NORMAL and its COMMITs are made durable off
-   * the event loop (wal-sync.ts); every answer, read or write, waits for it.
+   * the event loop (wal-sync.ts): a transaction or a write resolves once it is durable.
    */
   constructor(db: Database.Database, ownsDb = false, walSync?: WalSync) {
     this.db = db;
@@ -94,13 +94,13 @@ export class SqliteClient implements SqlClient {
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
     const rows = this.queryNow<T>(sql, params);
-    await this.#answered(!this.prepare(sql).reader);
+    if (!this.prepare(sql).reader) await this.#autocommitted();
     return rows;
   }
 
   async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     const changes = this.executeNow(sql, params);
-    await this.#answered(true);
+    await this.#autocommitted();
     return changes;
   }
 
@@ -118,11 +118,15 @@ export class SqliteClient implements SqlClient {
     return this.prepare(sql).run(bindings(params)).changes;
   }
 
-  /** Outside a transaction a write autocommits; either way, answer only what is durable. */
-  async #answered(wrote: boolean): Promise<void> {
+  /**
+   * A write outside a transaction autocommits: it resolves once durable. (Reads do not
+   * wait here: an answer built from them waits for the runtime's durable() before it is
+   * sent, once, rather than each read waiting for a sync.)
+   */
+  async #autocommitted(): Promise<void> {
     const sync = this.#walSync;
-    if (sync === undefined) return;
-    if (wrote && !this.db.inTransaction) sync.committed();
+    if (sync === undefined || this.db.inTransaction) return;
+    sync.committed();
     await sync.durable();
   }
 
