@@ -42,6 +42,7 @@ export class NetworkRepository {
           [a.id, cur, amount, a.createdAt_ms],
         );
       }
+      await bumpVersion(tx);
     });
   }
 
@@ -64,7 +65,9 @@ export class NetworkRepository {
           expectedVersion,
         ],
       );
-      return n === 1;
+      if (n !== 1) return false;
+      await bumpVersion(tx);
+      return true;
     });
   }
 
@@ -203,6 +206,7 @@ export class NetworkRepository {
           l.updatedAt_ms,
         ],
       );
+      await bumpVersion(tx);
     });
   }
 
@@ -212,8 +216,16 @@ export class NetworkRepository {
         'UPDATE network_links SET body = $1, active = $2, version = $3, updated_at_ms = $4 WHERE id = $5 AND version = $6',
         [toJson(linkBody(l)), l.active, l.version, l.updatedAt_ms, l.id, expectedVersion],
       );
-      return n === 1;
+      if (n !== 1) return false;
+      await bumpVersion(tx);
+      return true;
     });
+  }
+
+  /** Grows with every change to agents or links, whichever process made it. */
+  async graphVersion(): Promise<bigint> {
+    const rows = await this.sql.query('SELECT version FROM network_version WHERE id = 1');
+    return big(rows[0]?.version ?? 0n);
   }
 
   async findLink(from: string, to: string, cur: CurrencyCode): Promise<Link | undefined> {
@@ -342,4 +354,9 @@ function linkFromRow(r: SqlRow): Link {
     createdAt_ms: num(r.created_at_ms),
     updatedAt_ms: num(r.updated_at_ms),
   };
+}
+
+/** Inside the transaction of a change to agents or links (see schema.ts, migration 2). */
+async function bumpVersion(tx: SqlClient): Promise<void> {
+  await tx.execute('UPDATE network_version SET version = version + 1 WHERE id = 1');
 }

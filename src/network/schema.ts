@@ -56,4 +56,18 @@ export const NETWORK_MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX network_quotes_expiry ON network_quotes (expires_at_ms)`,
     ],
   },
+  {
+    version: 2,
+    name: 'network version',
+    statements: [
+      // Bumped in the same transaction as every change to agents or links, so a process
+      // holding a snapshot of the graph (quotes, agent status) sees another process's
+      // change (several API processes on one PostgreSQL database) on its next use.
+      `CREATE TABLE network_version (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version BIGINT NOT NULL
+      )`,
+      `INSERT INTO network_version (id, version) VALUES (1, 0)`,
+    ],
+  },
 ];

@@ -4,7 +4,7 @@
  * Owns: validating network input, keeping the ledger accounts of every agent and currency
  * (created with the agent; the exposure cap is a credit line booked on the ledger), and the
  * in-memory snapshot of the link graph that quotes are priced from (rebuilt after any
- * change made through this service). Never: a remittance's state, HTTP, process.env.
+ * change to agents or links, by this process or another: see snapshot()). Never: a remittance's state, HTTP, process.env.
  */
 import { idToHex, isApplied, newId, type Ledger, type TransferInput } from '../ledger/index.ts';
 import { currency, isCurrencyCode, MAX_MINOR, type CurrencyCode } from '../money/index.ts';
@@ -96,8 +96,11 @@ export class NetworkService {
   readonly #config: Required<Omit<NetworkConfig, 'corridors'>> & {
     corridors: Readonly<Record<string, CorridorConfig>>;
   };
-  #snapshot: GraphSnapshot | undefined;
-  #snapshotLoading: Promise<GraphSnapshot> | undefined;
+  #snapshot: { readonly version: bigint; readonly graph: GraphSnapshot } | undefined;
+  #snapshotLoading:
+    { readonly version: bigint; readonly graph: Promise<GraphSnapshot> } | undefined;
+  /** A read of the network version in flight, shared by the callers that arrive meanwhile. */
+  #versionReading: Promise<bigint> | undefined;
   readonly #currenciesReady = new Set<CurrencyCode>();
 
   constructor(deps: NetworkDeps) {
@@ -468,29 +471,53 @@ export class NetworkService {
 
   // ---- routes and quotes --------------------------------------------------------------
 
-  /** The link graph as of the last change made through this service. */
+  /**
+   * The link graph as of the latest change to agents or links, made by this process or
+   * another: one read of the network version per use (shared by concurrent callers), and a
+   * reload when it moved.
+   */
   async snapshot(): Promise<GraphSnapshot> {
-    if (this.#snapshot !== undefined) return this.#snapshot;
-    if (this.#snapshotLoading === undefined) {
-      const loading = Promise.all([this.repo.allAgents(), this.repo.allLinks()]).then(
-        ([agents, links]) => {
-          const s = buildSnapshot(agents, links);
+    const version = await this.#graphVersion();
+    const held = this.#snapshot;
+    if (held !== undefined && held.version === version) return held.graph;
+    if (this.#snapshotLoading === undefined || this.#snapshotLoading.version !== version) {
+      // The version is read before the graph: a change landing in between makes the next
+      // use reload once more, never keep a stale graph.
+      const graph = Promise.all([this.repo.allAgents(), this.repo.allLinks()]).then(
+        ([agents, links]) => buildSnapshot(agents, links),
+      );
+      const loading = { version, graph };
+      this.#snapshotLoading = loading;
+      void graph.then(
+        (g) => {
           if (this.#snapshotLoading === loading) {
-            this.#snapshot = s;
+            this.#snapshot = { version, graph: g };
             this.#snapshotLoading = undefined;
           }
-          return s;
+        },
+        () => {
+          if (this.#snapshotLoading === loading) this.#snapshotLoading = undefined;
         },
       );
-      this.#snapshotLoading = loading;
     }
-    return this.#snapshotLoading;
+    return this.#snapshotLoading.graph;
   }
 
-  /** Drops the snapshot; the next quote reloads it. Call after changing agents or links. */
+  #graphVersion(): Promise<bigint> {
+    if (this.#versionReading === undefined) {
+      const reading = this.repo.graphVersion().finally(() => {
+        if (this.#versionReading === reading) this.#versionReading = undefined;
+      });
+      this.#versionReading = reading;
+    }
+    return this.#versionReading;
+  }
+
+  /** Drops the snapshot; the next use reloads it. */
   invalidate(): void {
     this.#snapshot = undefined;
     this.#snapshotLoading = undefined;
+    this.#versionReading = undefined;
   }
 
   /** An agent from the snapshot (no SQL); refuses unknown ones. */
