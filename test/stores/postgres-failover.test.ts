@@ -160,7 +160,13 @@ describe.skipIf(!binsPresent)('PostgreSQL failover to a synchronous standby', ()
 
     const primaryUrl = `postgres://root@127.0.0.1:${PRIMARY_PORT}/postgres`;
     const standbyUrl = `postgres://root@127.0.0.1:${STANDBY_PORT}/postgres`;
-    const store = await PostgresStore.open({ connectionString: primaryUrl, retryBudget_ms: 2000 });
+    const store = await PostgresStore.open({
+      connectionString: primaryUrl,
+      retryBudget_ms: 2000,
+      historyIndexEvery: 50,
+      journalFoldEvery: 70,
+      journalRowsMax: 6,
+    });
     stores.push(store);
     // Synchronous for real: the primary sees standby1 as its sync standby.
     for (let i = 0; ; i++) {

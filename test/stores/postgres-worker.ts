@@ -70,6 +70,11 @@ async function writers(cfg: WritersConfig): Promise<void> {
     connectionString: cfg.url,
     schema: cfg.schema,
     migrate: false,
+    // Small intervals: the processes add history stretches and fold each other's journal
+    // rows while they race (the checks then verify both).
+    historyIndexEvery: 13,
+    journalFoldEvery: 17,
+    journalRowsMax: 5,
   });
   const ledger = new Ledger(store);
   const random = rng(cfg.seed);

@@ -32,8 +32,14 @@ export function sqliteFactory(): StoreFactory {
     name: 'sqlite',
     async create() {
       // A tiny history-index interval, so suites read both the account index and the
-      // rows written after it (the default, 65,536, would leave test data all in the tail).
-      const s = await SqliteStore.open({ path: ':memory:', historyIndexEvery: 7 });
+      // rows written after it (the default, 65,536, would leave test data all in the tail),
+      // and a tiny balance fold interval, so they read balances both from the journal and
+      // from folded account rows.
+      const s = await SqliteStore.open({
+        path: ':memory:',
+        historyIndexEvery: 7,
+        balanceFoldEvery: 9,
+      });
       stores.push(s);
       return s;
     },
@@ -106,9 +112,14 @@ export function postgresFactory(options: Partial<PostgresStoreOptions> = {}): St
     async create() {
       db ??= createTestDatabase();
       const { url } = await db;
+      // Tiny intervals, as for SQLite: suites then read posting lists across stretches and
+      // the rows after them, and balances from the journal, folded and not.
       const s = await PostgresStore.open({
         poolMax: 2,
         idleTimeout_ms: 500,
+        historyIndexEvery: 7,
+        journalFoldEvery: 11,
+        journalRowsMax: 3,
         ...options,
         connectionString: url,
         schema: `store_${++n}`,

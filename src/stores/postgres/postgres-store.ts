@@ -68,6 +68,7 @@ import {
   assertBalances,
   stripPendingState,
 } from '../codec.ts';
+import { packBalances, unpackBalances, type BalanceEntry } from '../deferred.ts';
 import { runMigrations, type MigrationReport } from '../migrate.ts';
 import { POSTGRES_MIGRATIONS } from './schema.ts';
 
@@ -92,6 +93,15 @@ export interface PostgresStoreOptions {
   readonly idleTimeout_ms?: number;
   /** Most accounts kept in memory between batches (default 1,000,000; 0 disables). */
   readonly accountCacheMax?: number;
+  /**
+   * Transfers between two stretches of the account history index (default 65,536): a
+   * batch that finds at least this many unindexed adds their posting lists (schema.ts).
+   */
+  readonly historyIndexEvery?: number;
+  /** Transfers between two folds of the balance journal into accounts (default 65,536). */
+  readonly journalFoldEvery?: number;
+  /** Most journal rows before a fold, whatever their size (default 32). */
+  readonly journalRowsMax?: number;
 }
 
 /** int8 as bigint and uuid as a 128-bit bigint, for this store's connections only. */
@@ -127,7 +137,21 @@ const PENDING_MIN =
 
 const SELECT_TRANSFERS = `SELECT ${TRANSFER_COLUMNS}, p.status, p.expires_at, p.resolved_at
   FROM transfers t LEFT JOIN pending_transfers p ON p.ts = t.ts WHERE t.id = ANY($1::uuid[])`;
-const SELECT_ACCOUNTS = `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY($1::uuid[])`;
+/**
+ * Accounts with the balance journal, in one statement (one snapshot): the account rows the
+ * clause selects, then one row per live journal entry (version, and its blob unless the
+ * caller already holds that version: $1). Blobs are immutable, so processes cache them.
+ */
+function accountsWithJournal(where: string): string {
+  return `(SELECT ${ACCOUNT_COLUMNS}, NULL::bigint AS jv, NULL::bytea AS jb FROM accounts ${where})
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, version,
+      CASE WHEN version = ANY($1::bigint[]) THEN NULL ELSE balances END
+    FROM balance_journal`;
+}
+const SELECT_ACCOUNTS = accountsWithJournal('WHERE id = ANY($2::uuid[])');
+const SCAN_ACCOUNTS = accountsWithJournal('WHERE ts > $2 ORDER BY ts LIMIT $3');
+const ACCOUNT_EXISTS = 'SELECT 1 FROM accounts WHERE id = $1::uuid';
 const SELECT_DUE = `SELECT ${TRANSFER_COLUMNS}, p.status, p.expires_at, p.resolved_at
   FROM pending_transfers p JOIN transfers t ON t.ts = p.ts
   WHERE p.status = 0 AND p.expires_at IS NOT NULL AND p.expires_at <= $1
@@ -142,54 +166,115 @@ const PERSIST = `WITH
       $6::uuid[], $7::uuid[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
       $12::integer[], $13::integer[])
   ),
-  acc AS (
-    UPDATE accounts a SET debits_pending = u.dp, debits_posted = u.dpo,
-      credits_pending = u.cp, credits_posted = u.cpo, closed = u.closed
-    FROM unnest($14::uuid[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[],
-      $19::boolean[]) AS u(id, dp, dpo, cp, cpo, closed)
-    WHERE a.id = u.id
-    RETURNING 1
+  jin AS (
+    INSERT INTO balance_journal (version, balances)
+    SELECT $14::bigint, $15::bytea WHERE $15::bytea IS NOT NULL
   ),
   pin AS (
     INSERT INTO pending_transfers (ts, status, expires_at, resolved_at)
-    SELECT * FROM unnest($20::bigint[], $21::smallint[], $22::bigint[], $23::bigint[])
+    SELECT * FROM unnest($16::bigint[], $17::smallint[], $18::bigint[], $19::bigint[])
   ),
   pup AS (
     UPDATE pending_transfers p SET status = u.status, resolved_at = u.resolved_at
-    FROM unnest($24::bigint[], $25::smallint[], $26::bigint[]) AS u(ts, status, resolved_at)
+    FROM unnest($20::bigint[], $21::smallint[], $22::bigint[]) AS u(ts, status, resolved_at)
     WHERE p.ts = u.ts AND p.status = 0
     RETURNING 1
   )
-SELECT (SELECT count(*) FROM acc) AS accounts, (SELECT count(*) FROM pup) AS resolved`;
+SELECT (SELECT count(*) FROM pup) AS resolved`;
+
+/**
+ * Folds the journal into accounts: the newest entry of every account in the rows up to
+ * $7 (computed by the caller from the journal it read under the writer lock), then drops
+ * those rows; counts are checked.
+ */
+const FOLD = `WITH
+  upd AS (
+    UPDATE accounts a SET debits_pending = u.dp, debits_posted = u.dpo,
+      credits_pending = u.cp, credits_posted = u.cpo, closed = u.closed
+    FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+      $6::boolean[]) AS u(ts, dp, dpo, cp, cpo, closed)
+    WHERE a.ts = u.ts
+    RETURNING 1
+  ),
+  del AS (DELETE FROM balance_journal WHERE version <= $7 RETURNING 1),
+  clk AS (UPDATE ledger_clock SET folded_version = $7, unfolded = $8 WHERE id = 1)
+SELECT (SELECT count(*) FROM upd) AS accounts, (SELECT count(*) FROM del) AS rows`;
+
+/** Adds the stretch ($1, $2] of history to the posting lists (see schema.ts). */
+const INDEX_STRETCH = `WITH
+  ins AS (
+    INSERT INTO account_postings (account_id, upto, after, debits, credits)
+    SELECT h.account_id, $2, $1,
+      coalesce(string_agg(int8send(h.ts), ''::bytea ORDER BY h.ts) FILTER (WHERE h.debit), ''::bytea),
+      coalesce(string_agg(int8send(h.ts), ''::bytea ORDER BY h.ts) FILTER (WHERE NOT h.debit), ''::bytea)
+    FROM (SELECT debit_account_id AS account_id, ts, true AS debit FROM transfers
+            WHERE ts > $1 AND ts <= $2
+          UNION ALL
+          SELECT credit_account_id, ts, false FROM transfers WHERE ts > $1 AND ts <= $2) h
+    GROUP BY h.account_id
+  )
+UPDATE ledger_clock SET indexed_upto = $2, unindexed = $3 WHERE id = 1`;
 
 const INSERT_ACCOUNTS = `INSERT INTO accounts (${ACCOUNT_COLUMNS})
   SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::bigint[], $4::integer[], $5::integer[],
     $6::uuid[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],
     $12::bigint[], $13::boolean[])`;
 
-const PAGE_FORWARD = `SELECT * FROM (
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $4::boolean AND t.debit_account_id = $1::uuid
-      AND t.ts > $2 AND t.ts <= $3 ORDER BY t.ts LIMIT $6)
+/**
+ * An account's indexed history: the timestamps in its posting lists (the sides $4
+ * debits, $5 credits) of the stretches that may hold (lo $2, hi $3), with the side.
+ */
+const INDEXED = `SELECT x.ts, x.debit FROM account_postings p
+    CROSS JOIN LATERAL (
+      SELECT ('x' || encode(substr(l.list, i * 8 + 1, 8), 'hex'))::bit(64)::bigint AS ts, l.debit
+      FROM (SELECT p.debits AS list, true AS debit WHERE $4::boolean
+            UNION ALL SELECT p.credits, false WHERE $5::boolean) l,
+        generate_series(0, length(l.list) / 8 - 1) AS i
+    ) x
+    WHERE p.account_id = $1::uuid AND p.upto >= $2 AND p.after <= $3`;
+/** Transfers not yet in the posting lists: a scan of the newest rows by their key. */
+const UNINDEXED_FROM = '(SELECT indexed_upto FROM ledger_clock WHERE id = 1)';
+const ON_SIDE =
+  '(($4::boolean AND t.debit_account_id = $1::uuid) OR ($5::boolean AND t.credit_account_id = $1::uuid))';
+// One statement each, so the posting lists, indexed_upto and the rows after it are read
+// in one snapshot.
+const PAGE_FORWARD = `WITH idx AS (${INDEXED})
+  SELECT * FROM (
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
+      WHERE t.ts IN (SELECT ts FROM idx WHERE ts > $2 AND ts <= $3 ORDER BY ts LIMIT $6))
     UNION ALL
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $5::boolean AND t.credit_account_id = $1::uuid
-      AND t.ts > $2 AND t.ts <= $3 ORDER BY t.ts LIMIT $6)
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
+      WHERE t.ts > GREATEST($2, ${UNINDEXED_FROM}) AND t.ts <= $3 AND ${ON_SIDE}
+      ORDER BY t.ts LIMIT $6)
   ) x ORDER BY ts LIMIT $6`;
-const PAGE_BACKWARD = `SELECT * FROM (
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $4::boolean AND t.debit_account_id = $1::uuid
-      AND t.ts >= $2 AND t.ts < $3 ORDER BY t.ts DESC LIMIT $6)
+const PAGE_BACKWARD = `WITH idx AS (${INDEXED})
+  SELECT * FROM (
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
+      WHERE t.ts IN (SELECT ts FROM idx WHERE ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $6))
     UNION ALL
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE $5::boolean AND t.credit_account_id = $1::uuid
-      AND t.ts >= $2 AND t.ts < $3 ORDER BY t.ts DESC LIMIT $6)
+    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
+      WHERE t.ts > ${UNINDEXED_FROM} AND t.ts >= $2 AND t.ts < $3 AND ${ON_SIDE}
+      ORDER BY t.ts DESC LIMIT $6)
   ) x ORDER BY ts DESC LIMIT $6`;
 // Posted: single-phase transfers and posts (not pending, not void). Pending: pending
 // transfers made by then and not yet resolved by then. As in the SQLite store.
-const BALANCE_AT = `SELECT
-  (SELECT coalesce(sum(amount), 0)::bigint FROM transfers WHERE debit_account_id = $1::uuid AND ts <= $2 AND (flags & 10) = 0) AS debits_posted,
-  (SELECT coalesce(sum(amount), 0)::bigint FROM transfers WHERE credit_account_id = $1::uuid AND ts <= $2 AND (flags & 10) = 0) AS credits_posted,
-  (SELECT coalesce(sum(t.amount), 0)::bigint FROM transfers t JOIN pending_transfers p ON p.ts = t.ts
-    WHERE t.debit_account_id = $1::uuid AND t.ts <= $2 AND (p.resolved_at IS NULL OR p.resolved_at > $2)) AS debits_pending,
-  (SELECT coalesce(sum(t.amount), 0)::bigint FROM transfers t JOIN pending_transfers p ON p.ts = t.ts
-    WHERE t.credit_account_id = $1::uuid AND t.ts <= $2 AND (p.resolved_at IS NULL OR p.resolved_at > $2)) AS credits_pending`;
+// Parameters as INDEXED: $2 = 0 (from the start), $3 = the time, $4 = $5 = true.
+const BALANCE_AT = `WITH idx AS (${INDEXED}),
+  h AS (
+    SELECT t.ts, t.amount, t.flags, idx.debit FROM idx JOIN transfers t ON t.ts = idx.ts
+      WHERE idx.ts <= $3
+    UNION ALL
+    SELECT t.ts, t.amount, t.flags, t.debit_account_id = $1::uuid FROM transfers t
+      WHERE t.ts > ${UNINDEXED_FROM} AND t.ts <= $3 AND ${ON_SIDE}
+  )
+  SELECT
+    coalesce(sum(h.amount) FILTER (WHERE h.debit AND (h.flags & 10) = 0), 0)::bigint AS debits_posted,
+    coalesce(sum(h.amount) FILTER (WHERE NOT h.debit AND (h.flags & 10) = 0), 0)::bigint AS credits_posted,
+    coalesce(sum(h.amount) FILTER (WHERE h.debit AND p.ts IS NOT NULL
+      AND (p.resolved_at IS NULL OR p.resolved_at > $3)), 0)::bigint AS debits_pending,
+    coalesce(sum(h.amount) FILTER (WHERE NOT h.debit AND p.ts IS NOT NULL
+      AND (p.resolved_at IS NULL OR p.resolved_at > $3)), 0)::bigint AS credits_pending
+  FROM h LEFT JOIN pending_transfers p ON p.ts = h.ts`;
 
 type Row = Record<string, unknown>;
 
@@ -198,12 +283,37 @@ interface Tx {
   readonly c: pg.PoolClient;
   /** Accounts by id: from the cache when it is valid, else read (and then cached). */
   accounts(ids: readonly bigint[]): Promise<Map<bigint, Account>>;
-  /** Accounts this transaction wrote: they go into the cache once it commits. */
+  /** Accounts this transaction created: they go into the cache once it commits. */
   wrote(accounts: readonly Account[]): void;
-  /** Records the write counter this transaction set (from begin). */
-  version(v: bigint): void;
+  /** Accounts whose balances this transaction changed: the journal row, then the cache. */
+  changed(accounts: readonly Account[]): void;
+  /** The journal row of what `changed` collected (null when nothing changed). */
+  journal(): JournalRow | null;
+  /** Records the clock this transaction set (from begin). */
+  version(clock: Clock): void;
+  /** Adds a history stretch or folds the journal when the clock says one is due. */
+  maintain(clock: Clock, events: number): Promise<void>;
   /** True after an attempt hit a unique violation: look every event id up this time. */
   readonly lookUpIds: boolean;
+}
+
+/** The ledger_clock row as a batch's BEGIN left it. */
+interface Clock {
+  readonly base: bigint;
+  readonly nextExpiry: bigint | null;
+  readonly version: bigint;
+  readonly indexedUpto: bigint;
+  readonly unindexed: bigint;
+  readonly unfolded: bigint;
+  readonly foldedVersion: bigint;
+}
+
+/** One balance journal row: its entries by account timestamp. */
+type JournalEntries = ReadonlyMap<bigint, BalanceEntry>;
+interface JournalRow {
+  readonly version: bigint;
+  readonly blob: Buffer;
+  readonly entries: JournalEntries;
 }
 
 export class PostgresStore implements LedgerStore {
@@ -220,6 +330,17 @@ export class PostgresStore implements LedgerStore {
    */
   readonly #cache = new Map<bigint, Account>();
   #knownVersion = -1n;
+  /**
+   * Balance journal rows by version, decoded. A committed row never changes, so any
+   * process may keep it; a version is dropped once a read or a fold shows it folded.
+   */
+  readonly #journalRows = new Map<bigint, JournalEntries>();
+  /** The versions of the live journal rows as of clock version `#liveAt` (-1: unknown). */
+  #live = new Set<bigint>();
+  #liveAt = -1n;
+  readonly #historyIndexEvery: bigint;
+  readonly #journalFoldEvery: bigint;
+  readonly #journalRowsMax: bigint;
   /** This store's write transactions, one at a time (they would queue on the clock row anyway). */
   #writeTail: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -229,6 +350,14 @@ export class PostgresStore implements LedgerStore {
     this.target = target;
     this.#retryBudget_ms = options.retryBudget_ms ?? 10_000;
     this.#accountCacheMax = options.accountCacheMax ?? 1_000_000;
+    const every = (name: string, v: number) => {
+      if (!Number.isInteger(v) || v < 1)
+        throw new RangeError(`${name} must be a whole number above zero`);
+      return BigInt(v);
+    };
+    this.#historyIndexEvery = every('historyIndexEvery', options.historyIndexEvery ?? 65_536);
+    this.#journalFoldEvery = every('journalFoldEvery', options.journalFoldEvery ?? 65_536);
+    this.#journalRowsMax = every('journalRowsMax', options.journalRowsMax ?? 32);
   }
 
   /**
@@ -314,8 +443,9 @@ export class PostgresStore implements LedgerStore {
   ): Promise<CreateAccountResult[]> {
     return this.#transaction(async (tx) => {
       const c = tx.c;
-      const { base, version } = await begin(c, now, events.length);
-      tx.version(version);
+      const clock = await begin(c, now, events.length, false);
+      tx.version(clock);
+      const base = clock.base;
       const found = await tx.accounts(uniqueIds(events.map((e) => e.id)));
       const outcome = executeAccounts({ account: (id) => found.get(id) }, events, base);
       tx.wrote(outcome.accounts);
@@ -347,9 +477,11 @@ export class PostgresStore implements LedgerStore {
   ): Promise<CreateTransferResult[]> {
     return this.#transaction(async (tx) => {
       const c = tx.c;
-      const { base, nextExpiry, version } = await begin(c, now, events.length);
-      tx.version(version);
-      if (nextExpiry !== null && nextExpiry <= base) await sweep(tx, base);
+      const clock = await begin(c, now, events.length, true);
+      tx.version(clock);
+      const base = clock.base;
+      await tx.maintain(clock, events.length);
+      if (clock.nextExpiry !== null && clock.nextExpiry <= base) await sweep(tx, base);
 
       // Transfers the batch names: the pending transfers it posts or voids, always; its
       // own ids only after a unique violation (see below).
@@ -392,8 +524,8 @@ export class PostgresStore implements LedgerStore {
           outcome = executeTransfers(view, events, base);
         }
       }
-      await persist(c, outcome);
-      tx.wrote(outcome.accounts);
+      tx.changed(outcome.accounts);
+      await persist(c, outcome, tx.journal());
       return outcome.results;
     });
   }
@@ -401,9 +533,10 @@ export class PostgresStore implements LedgerStore {
   async expirePending(now: bigint): Promise<number> {
     return this.#transaction(async (tx) => {
       // The writer lock, without taking timestamps: expiry adds no rows of its own.
-      const { version } = await begin(tx.c, now, 0);
-      tx.version(version);
+      tx.version(await begin(tx.c, now, 0, false));
       const count = await sweep(tx, now);
+      const journal = tx.journal();
+      if (journal !== null) await persist(tx.c, EMPTY_WRITES, journal);
       if (count > 0) {
         // Expiries took effect up to `now` without adding rows: no later batch, from any
         // process (whose clock may lag), may be timestamped before them.
@@ -443,6 +576,11 @@ export class PostgresStore implements LedgerStore {
       let version: bigint | undefined;
       /** Accounts this transaction wrote, by id: newer than the cache or the database. */
       const wrote = new Map<bigint, Account>();
+      /** Of those, the ones whose balances changed: this transaction's journal row. */
+      const changed = new Map<bigint, Account>();
+      let journal: JournalRow | null = null;
+      /** The live journal rows as this transaction sees them (undefined: not known). */
+      let live: Map<bigint, JournalEntries> | undefined;
       try {
         client = await this.pool.connect();
         // A checked-out client has no pool listener: a connection dying between two
@@ -452,14 +590,75 @@ export class PostgresStore implements LedgerStore {
         const tx: Tx = {
           c,
           lookUpIds,
-          accounts: (ids) => this.#accountsFor(c, ids, version, wrote),
+          accounts: async (ids) => {
+            const r = await this.#accountsFor(c, ids, version, wrote);
+            if (r.live !== undefined) live = r.live;
+            return r.accounts;
+          },
           wrote: (accounts) => {
             for (const a of accounts) wrote.set(a.id, a);
           },
-          version: (v) => {
+          changed: (accounts) => {
+            for (const a of accounts) {
+              wrote.set(a.id, a);
+              changed.set(a.id, a);
+            }
+          },
+          journal: () => {
+            if (version === undefined) throw new Error('invariant: a journal row before begin()');
+            if (changed.size === 0) return null;
+            const entries = new Map<bigint, BalanceEntry>();
+            const list: BalanceEntry[] = [];
+            for (const a of changed.values()) {
+              assertBalances(a);
+              const e: BalanceEntry = {
+                accountTimestamp: a.timestamp,
+                debitsPending: a.debitsPending,
+                debitsPosted: a.debitsPosted,
+                creditsPending: a.creditsPending,
+                creditsPosted: a.creditsPosted,
+                closed: a.closed,
+              };
+              entries.set(a.timestamp, e);
+              list.push(e);
+            }
+            journal = { version, blob: packBalances(list), entries };
+            return journal;
+          },
+          version: (clock) => {
+            const v = clock.version;
             version = v;
             // Trust the cache only if the last write before ours was our own.
             if (v - 1n !== this.#knownVersion) this.#cache.clear();
+            if (v - 1n === this.#liveAt) {
+              const known = new Map<bigint, JournalEntries>();
+              for (const jv of this.#live) {
+                const entries = this.#journalRows.get(jv);
+                if (entries === undefined) return; // read again if a fold needs them
+                known.set(jv, entries);
+              }
+              live = known;
+            }
+          },
+          maintain: async (clock, events) => {
+            const n = BigInt(events);
+            const last = clock.base - 1n; // every transfer up to here is committed
+            if (clock.unindexed - n >= this.#historyIndexEvery && last > clock.indexedUpto) {
+              await c.query(INDEX_STRETCH, [
+                clock.indexedUpto.toString(),
+                last.toString(),
+                n.toString(),
+              ]);
+            }
+            const rows = clock.version - 1n - clock.foldedVersion;
+            if (
+              rows > 0n &&
+              (clock.unfolded - n >= this.#journalFoldEvery || rows >= this.#journalRowsMax)
+            ) {
+              live ??= (await this.#readJournal(c)).live;
+              await fold(c, live, clock.version - 1n, n);
+              live = new Map();
+            }
           },
         };
         const value = await fn(tx);
@@ -469,12 +668,25 @@ export class PostgresStore implements LedgerStore {
           this.#knownVersion = version;
           if (this.#cache.size + wrote.size > this.#accountCacheMax) this.#cache.clear();
           if (this.#accountCacheMax > 0) for (const [id, a] of wrote) this.#cache.set(id, a);
+          const row = journal as JournalRow | null;
+          if (row !== null) this.#journalRows.set(row.version, row.entries);
+          if (live === undefined) {
+            this.#liveAt = -1n;
+          } else {
+            this.#live = new Set(live.keys());
+            for (const jv of this.#journalRows.keys()) {
+              if (jv < version && !this.#live.has(jv)) this.#journalRows.delete(jv);
+            }
+            if (row !== null) this.#live.add(row.version);
+            this.#liveAt = version;
+          }
         }
         return value;
       } catch (error) {
         // Whatever was cached may no longer match the database: start afresh.
         this.#cache.clear();
         this.#knownVersion = -1n;
+        this.#liveAt = -1n;
         const lost = isConnectionLoss(error);
         if (client === undefined && !lost) {
           // Could not connect for a reason retrying will not fix (authentication, no such
@@ -524,6 +736,84 @@ export class PostgresStore implements LedgerStore {
     }
   }
 
+  /**
+   * The live journal rows, read in the statement's snapshot: `known` versions come from
+   * the process's rows, the others are read and decoded. Versions this process held
+   * (committed before the statement was sent, so in its snapshot) that are no longer
+   * live were folded, forever: they are dropped here.
+   */
+  #journalFrom(
+    known: readonly bigint[],
+    rows: readonly { jv: bigint; jb: Buffer | null }[],
+  ): Map<bigint, JournalEntries> {
+    const live = new Map<bigint, JournalEntries>();
+    for (const { jv, jb } of rows) {
+      let entries = jb === null ? this.#journalRows.get(jv) : undefined;
+      if (entries === undefined) {
+        if (jb === null) throw new StaleJournal();
+        const m = new Map<bigint, BalanceEntry>();
+        for (const e of unpackBalances(jb)) m.set(e.accountTimestamp, e);
+        entries = m;
+        this.#journalRows.set(jv, m);
+      }
+      live.set(jv, entries);
+    }
+    for (const jv of known) if (!live.has(jv)) this.#journalRows.delete(jv);
+    return new Map([...live].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0)));
+  }
+
+  /** Accounts (selected by `sql`, see accountsWithJournal) with the journal applied. */
+  async #readAccounts(
+    c: pg.Pool | pg.PoolClient,
+    sql: string,
+    params: readonly unknown[],
+  ): Promise<{ accounts: Account[]; live: Map<bigint, JournalEntries> }> {
+    for (let attempt = 1; ; attempt++) {
+      const known = [...this.#journalRows.keys()];
+      const r = await c.query(sql, [arr(known, String), ...params]);
+      const accounts: Account[] = [];
+      const journal: { jv: bigint; jb: Buffer | null }[] = [];
+      for (const row of r.rows as Row[]) {
+        if (row.jv === null) accounts.push(rowToAccount(row));
+        else journal.push({ jv: row.jv as bigint, jb: row.jb as Buffer | null });
+      }
+      let live: Map<bigint, JournalEntries>;
+      try {
+        live = this.#journalFrom(known, journal);
+      } catch (error) {
+        // A version held when the statement was sent was dropped meanwhile (by a fold of
+        // this process's): read again.
+        if (error instanceof StaleJournal && attempt < 3) continue;
+        throw error;
+      }
+      const newestFirst = [...live.values()].reverse();
+      return {
+        accounts: accounts.map((a) => {
+          for (const entries of newestFirst) {
+            const e = entries.get(a.timestamp);
+            if (e !== undefined) {
+              return {
+                ...a,
+                debitsPending: e.debitsPending,
+                debitsPosted: e.debitsPosted,
+                creditsPending: e.creditsPending,
+                creditsPosted: e.creditsPosted,
+                closed: e.closed,
+              };
+            }
+          }
+          return a;
+        }),
+        live,
+      };
+    }
+  }
+
+  /** The live journal rows (for a fold), read under the writer lock. */
+  async #readJournal(c: pg.PoolClient): Promise<{ live: Map<bigint, JournalEntries> }> {
+    return this.#readAccounts(c, SELECT_ACCOUNTS, ['{}']);
+  }
+
   /** A read on any pooled connection, retried once after a lost connection. */
   async #read<T>(fn: (c: pg.Pool) => Promise<T>): Promise<T> {
     this.#checkOpen();
@@ -552,7 +842,7 @@ export class PostgresStore implements LedgerStore {
     ids: readonly bigint[],
     version: bigint | undefined,
     wrote: ReadonlyMap<bigint, Account>,
-  ): Promise<Map<bigint, Account>> {
+  ): Promise<{ accounts: Map<bigint, Account>; live?: Map<bigint, JournalEntries> }> {
     if (version === undefined) throw new Error('invariant: accounts read before begin()');
     const out = new Map<bigint, Account>();
     const missing: bigint[] = [];
@@ -561,16 +851,16 @@ export class PostgresStore implements LedgerStore {
       if (a === undefined) missing.push(id);
       else out.set(id, a);
     }
-    if (missing.length === 0) return out;
-    const found = await selectAccounts(c, missing);
+    if (missing.length === 0) return { accounts: out };
+    const found = await this.#readAccounts(c, SELECT_ACCOUNTS, [arr(missing, hex)]);
     // Read under the writer lock: the committed state (plus this transaction's own writes,
     // which `wrote` overrides at commit). If the transaction fails, the cache is dropped.
     const cacheable = this.#accountCacheMax > 0 && this.#knownVersion === version - 1n;
-    for (const [id, a] of found) {
-      out.set(id, a);
-      if (cacheable && this.#cache.size < this.#accountCacheMax) this.#cache.set(id, a);
+    for (const a of found.accounts) {
+      out.set(a.id, a);
+      if (cacheable && this.#cache.size < this.#accountCacheMax) this.#cache.set(a.id, a);
     }
-    return out;
+    return { accounts: out, live: found.live };
   }
 
   #checkOpen(): void {
@@ -581,7 +871,10 @@ export class PostgresStore implements LedgerStore {
 
   async lookupAccounts(ids: readonly bigint[]): Promise<Account[]> {
     if (ids.length === 0) return [];
-    const found = await this.#read((c) => selectAccounts(c, uniqueIds(ids)));
+    const rows = await this.#read((c) =>
+      this.#readAccounts(c, SELECT_ACCOUNTS, [arr(uniqueIds(ids), hex)]),
+    );
+    const found = new Map(rows.accounts.map((a) => [a.id, a]));
     const out: Account[] = [];
     for (const id of ids) {
       const a = found.get(id);
@@ -628,6 +921,7 @@ export class PostgresStore implements LedgerStore {
       lo = lo - 1n; // forward pages take ts > lo
     }
     if (hi > MAX_I64) hi = MAX_I64;
+    if (lo < 0n) lo = 0n; // no transfer has a timestamp below 1
     const r = await this.#read((c) =>
       c.query(reversed ? PAGE_BACKWARD : PAGE_FORWARD, [
         hex(filter.accountId),
@@ -651,10 +945,12 @@ export class PostgresStore implements LedgerStore {
     accountId: bigint,
     timestamp: bigint,
   ): Promise<AccountBalance | undefined> {
-    const found = await this.#read((c) => selectAccounts(c, [accountId]));
-    if (!found.has(accountId)) return undefined;
-    const at = timestamp > MAX_I64 ? MAX_I64 : timestamp;
-    const r = await this.#read((c) => c.query(BALANCE_AT, [hex(accountId), at.toString()]));
+    const found = await this.#read((c) => c.query(ACCOUNT_EXISTS, [hex(accountId)]));
+    if (found.rows.length === 0) return undefined;
+    const at = timestamp > MAX_I64 ? MAX_I64 : timestamp < 0n ? 0n : timestamp;
+    const r = await this.#read((c) =>
+      c.query(BALANCE_AT, [hex(accountId), '0', at.toString(), true, true]),
+    );
     const row = r.rows[0] as Row;
     return {
       accountId,
@@ -667,13 +963,11 @@ export class PostgresStore implements LedgerStore {
   }
 
   async scanAccounts(afterTimestamp: bigint, limit: number): Promise<Account[]> {
+    const after = afterTimestamp < 0n ? -1n : afterTimestamp > MAX_I64 ? MAX_I64 : afterTimestamp;
     const r = await this.#read((c) =>
-      c.query(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE ts > $1 ORDER BY ts LIMIT $2`, [
-        afterTimestamp.toString(),
-        limit,
-      ]),
+      this.#readAccounts(c, SCAN_ACCOUNTS, [after.toString(), limit]),
     );
-    return (r.rows as Row[]).map(rowToAccount);
+    return r.accounts.sort((x, y) => (x.timestamp < y.timestamp ? -1 : 1));
   }
 
   async close(): Promise<void> {
@@ -690,11 +984,7 @@ export class PostgresStore implements LedgerStore {
  * `now` and `n` are bigints/whole numbers made here, inlined so that BEGIN and the clock
  * update go in one message (the simple protocol takes several statements, not parameters).
  */
-async function begin(
-  c: pg.PoolClient,
-  now: bigint,
-  n: number,
-): Promise<{ base: bigint; nextExpiry: bigint | null; version: bigint }> {
+async function begin(c: pg.PoolClient, now: bigint, n: number, transfers: boolean): Promise<Clock> {
   if (typeof now !== 'bigint' || !Number.isInteger(n) || n < 0) {
     throw new Error(
       `invariant: begin() needs a bigint clock and a whole batch size (got ${typeof now} ${String(now)}, ${n})`,
@@ -703,10 +993,13 @@ async function begin(
   const count = BigInt(n);
   // An empty batch takes the lock (and sweeps) without moving the clock, as on SQLite.
   const next = n === 0 ? 'last_ts' : `GREATEST(last_ts + ${count}, ${now + count - 1n})`;
+  const added = transfers ? count : 0n;
   const results = (await c.query(
     `BEGIN ISOLATION LEVEL READ COMMITTED;
-     UPDATE ledger_clock SET last_ts = ${next}, version = version + 1
-       WHERE id = 1 RETURNING last_ts, version, (${PENDING_MIN}) AS next_expiry`,
+     UPDATE ledger_clock SET last_ts = ${next}, version = version + 1,
+       unindexed = unindexed + ${added}, unfolded = unfolded + ${added}
+       WHERE id = 1 RETURNING last_ts, version, indexed_upto, unindexed, unfolded,
+         folded_version, (${PENDING_MIN}) AS next_expiry`,
   )) as unknown as pg.QueryResult[];
   const row = results[1]?.rows[0] as Row | undefined;
   if (row === undefined) throw new Error('invariant: ledger_clock has no row (schema damaged?)');
@@ -716,8 +1009,56 @@ async function begin(
     base,
     nextExpiry: (row.next_expiry as bigint | null) ?? null,
     version: row.version as bigint,
+    indexedUpto: row.indexed_upto as bigint,
+    unindexed: row.unindexed as bigint,
+    unfolded: row.unfolded as bigint,
+    foldedVersion: row.folded_version as bigint,
   };
 }
+
+/**
+ * Folds the live journal rows (all of them have versions <= upTo) into accounts: the
+ * newest entry of each account, in one UPDATE; deletes the rows; resets the counter.
+ */
+async function fold(
+  c: pg.PoolClient,
+  live: ReadonlyMap<bigint, JournalEntries>,
+  upTo: bigint,
+  unfolded: bigint,
+): Promise<void> {
+  const newest = new Map<bigint, BalanceEntry>();
+  for (const [jv, entries] of live) {
+    if (jv > upTo) throw new Error(`invariant: journal row ${jv} is newer than the fold (${upTo})`);
+    for (const [ts, e] of entries) newest.set(ts, e); // ascending versions: newest wins
+  }
+  const e = [...newest.values()];
+  const r = await c.query(FOLD, [
+    arr(e, (x) => x.accountTimestamp.toString()),
+    arr(e, (x) => x.debitsPending.toString()),
+    arr(e, (x) => x.debitsPosted.toString()),
+    arr(e, (x) => x.creditsPending.toString()),
+    arr(e, (x) => x.creditsPosted.toString()),
+    arr(e, (x) => (x.closed ? 't' : 'f')),
+    upTo.toString(),
+    unfolded.toString(),
+  ]);
+  const counts = r.rows[0] as Row;
+  if (Number(counts.accounts) !== e.length || Number(counts.rows) !== live.size) {
+    throw new Error(
+      `invariant: a fold updated ${String(counts.accounts)} of ${e.length} accounts and deleted ${String(counts.rows)} of ${live.size} journal rows`,
+    );
+  }
+}
+
+/** A journal version this process held was dropped while a read was in flight. */
+class StaleJournal extends Error {}
+
+const EMPTY_WRITES: LedgerWrites = {
+  transfers: [],
+  accounts: [],
+  pendingCreated: [],
+  pendingResolved: [],
+};
 
 /** Expires everything due at `now` (the writer lock is held); returns how many. */
 async function sweep(tx: Tx, now: bigint): Promise<number> {
@@ -731,8 +1072,9 @@ async function sweep(tx: Tx, now: bigint): Promise<number> {
     for (const p of due) ids.push(p.debitAccountId, p.creditAccountId);
     const accounts = await tx.accounts(uniqueIds(ids));
     const writes = executeExpiry({ account: (id) => accounts.get(id) }, due, now);
-    await persist(c, writes);
-    tx.wrote(writes.accounts);
+    // The accounts go into the transaction's one journal row, written by its last persist.
+    tx.changed(writes.accounts);
+    await persist(c, writes, null);
     count += due.length;
     if (due.length < BATCH_MAX) break;
   }
@@ -753,25 +1095,15 @@ async function selectTransfers(
   return out;
 }
 
-async function selectAccounts(
-  c: pg.Pool | pg.PoolClient,
-  ids: readonly bigint[],
-): Promise<Map<bigint, Account>> {
-  const out = new Map<bigint, Account>();
-  if (ids.length === 0) return out;
-  const r = await c.query(SELECT_ACCOUNTS, [arr(ids, hex)]);
-  for (const row of r.rows as Row[]) {
-    const a = rowToAccount(row);
-    out.set(a.id, a);
-  }
-  return out;
-}
-
 /** Writes a batch's outcome in one statement, and checks every row it meant to change. */
-async function persist(c: pg.PoolClient, w: LedgerWrites): Promise<void> {
+async function persist(
+  c: pg.PoolClient,
+  w: LedgerWrites,
+  journal: JournalRow | null,
+): Promise<void> {
   if (
     w.transfers.length === 0 &&
-    w.accounts.length === 0 &&
+    journal === null &&
     w.pendingCreated.length === 0 &&
     w.pendingResolved.length === 0
   ) {
@@ -787,13 +1119,12 @@ async function persist(c: pg.PoolClient, w: LedgerWrites): Promise<void> {
     if (created.has(p.timestamp)) resolvedNow.set(p.timestamp, p);
     else resolveStored.push(p);
   }
-  for (const a of w.accounts) assertBalances(a);
   const t = w.transfers;
-  const a = w.accounts;
   const pc = w.pendingCreated;
   const r = await c.query(PERSIST, [
     ...transferColumns(t),
-    ...balanceColumns(a),
+    journal === null ? null : journal.version.toString(),
+    journal === null ? null : journal.blob,
     arr(pc, (x) => x.timestamp.toString()),
     arr(pc, (x) => {
       const done = resolvedNow.get(x.timestamp);
@@ -809,9 +1140,6 @@ async function persist(c: pg.PoolClient, w: LedgerWrites): Promise<void> {
     arr(resolveStored, (x) => x.resolvedAt.toString()),
   ]);
   const counts = r.rows[0] as Row;
-  if (Number(counts.accounts) !== a.length) {
-    throw new Error(`invariant: updated ${String(counts.accounts)} of ${a.length} accounts`);
-  }
   if (Number(counts.resolved) !== resolveStored.length) {
     throw new Error(
       `invariant: resolved ${String(counts.resolved)} of ${resolveStored.length} pending transfers`,
@@ -1064,30 +1392,6 @@ function transferColumns(rows: readonly Transfer[]): string[] {
     ledger[i] = String(t.ledger);
     code[i] = String(t.code);
     flags[i] = String(t.flags);
-  }
-  return cols.map((c) => '{' + c.join(',') + '}');
-}
-
-/** The 6 column arrays of the account balance UPDATE, in one pass. */
-function balanceColumns(rows: readonly Account[]): string[] {
-  const n = rows.length;
-  const cols: string[][] = Array.from({ length: 6 }, () => new Array<string>(n));
-  const [id, dp, dpo, cp, cpo, closed] = cols as [
-    string[],
-    string[],
-    string[],
-    string[],
-    string[],
-    string[],
-  ];
-  for (let i = 0; i < n; i++) {
-    const a = rows[i]!;
-    id[i] = hex(a.id);
-    dp[i] = a.debitsPending.toString();
-    dpo[i] = a.debitsPosted.toString();
-    cp[i] = a.creditsPending.toString();
-    cpo[i] = a.creditsPosted.toString();
-    closed[i] = a.closed ? 't' : 'f';
   }
   return cols.map((c) => '{' + c.join(',') + '}');
 }
