@@ -13,7 +13,7 @@
  *
  * Both are fixed-width big-endian, so they decode without any parsing state and sort-free.
  */
-import { MAX_AMOUNT } from '../ledger/types.ts';
+import { MAX_AMOUNT, type Account } from '../ledger/types.ts';
 
 /** An account's balances as a batch left them, keyed by the account's timestamp. */
 export interface BalanceEntry {
@@ -26,20 +26,51 @@ export interface BalanceEntry {
   readonly closed: boolean;
 }
 
-const BALANCE_ENTRY_BYTES = 8 + 4 * 8 + 1;
+/** The balances of an account as a store holds it: keyed by its own timestamp. */
+export type AccountBalances = Pick<
+  Account,
+  'timestamp' | 'debitsPending' | 'debitsPosted' | 'creditsPending' | 'creditsPosted' | 'closed'
+>;
+
+/** Bytes per balance journal entry. */
+export const BALANCE_ENTRY_BYTES = 8 + 4 * 8 + 1;
 
 export function packBalances(entries: readonly BalanceEntry[]): Buffer {
   const b = Buffer.allocUnsafe(entries.length * BALANCE_ENTRY_BYTES);
-  let o = 0;
-  for (const e of entries) {
-    o = b.writeBigInt64BE(e.accountTimestamp, o);
-    o = b.writeBigInt64BE(balance(e.debitsPending), o);
-    o = b.writeBigInt64BE(balance(e.debitsPosted), o);
-    o = b.writeBigInt64BE(balance(e.creditsPending), o);
-    o = b.writeBigInt64BE(balance(e.creditsPosted), o);
-    o = b.writeUInt8(e.closed ? 1 : 0, o);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0, o = 0; i < entries.length; i++, o += BALANCE_ENTRY_BYTES) {
+    const e = entries[i]!;
+    writeEntry(v, o, e.accountTimestamp, e);
   }
   return b;
+}
+
+/** As packBalances, from accounts (accountTimestamp = the account's timestamp), no copies. */
+export function packAccountBalances(accounts: readonly AccountBalances[]): Buffer {
+  const b = Buffer.allocUnsafe(accounts.length * BALANCE_ENTRY_BYTES);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  for (let i = 0, o = 0; i < accounts.length; i++, o += BALANCE_ENTRY_BYTES) {
+    const a = accounts[i]!;
+    writeEntry(v, o, a.timestamp, a);
+  }
+  return b;
+}
+
+function writeEntry(
+  v: DataView,
+  o: number,
+  accountTimestamp: bigint,
+  e: Omit<AccountBalances, 'timestamp'>,
+): void {
+  if (accountTimestamp < I64_MIN || accountTimestamp > MAX_AMOUNT) {
+    throw new RangeError(`an account timestamp of ${accountTimestamp}`);
+  }
+  v.setBigInt64(o, accountTimestamp);
+  v.setBigInt64(o + 8, balance(e.debitsPending));
+  v.setBigInt64(o + 16, balance(e.debitsPosted));
+  v.setBigInt64(o + 24, balance(e.creditsPending));
+  v.setBigInt64(o + 32, balance(e.creditsPosted));
+  v.setUint8(o + 40, e.closed ? 1 : 0);
 }
 
 export function unpackBalances(blob: Uint8Array): BalanceEntry[] {
@@ -83,6 +114,8 @@ export function unpackTimestamps(blob: Uint8Array): bigint[] {
   for (let i = 0; i < out.length; i++) out[i] = b.readBigInt64BE(i * 8);
   return out;
 }
+
+const I64_MIN = -(1n << 63n);
 
 function balance(v: bigint): bigint {
   if (v < 0n || v > MAX_AMOUNT) throw new Error(`invariant: a balance of ${v}`);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  packAccountBalances,
   packBalances,
   packTimestamps,
   unpackBalances,
@@ -26,6 +27,27 @@ describe('deferred encodings', () => {
         expect(unpackBalances(packBalances(entries))).toEqual(entries);
       }),
     );
+  });
+
+  it('accounts pack as the entries keyed by their timestamps', () => {
+    fc.assert(
+      fc.property(fc.array(entry, { maxLength: 50 }), (entries) => {
+        const accounts = entries.map(({ accountTimestamp, ...rest }) => ({
+          ...rest,
+          timestamp: accountTimestamp,
+        }));
+        expect(packAccountBalances(accounts).equals(packBalances(entries))).toBe(true);
+      }),
+    );
+    const a = {
+      timestamp: 1n,
+      debitsPending: -1n,
+      debitsPosted: 0n,
+      creditsPending: 0n,
+      creditsPosted: 0n,
+      closed: false,
+    };
+    expect(() => packAccountBalances([a])).toThrow(/balance/);
   });
 
   it('posting lists round-trip, from a Uint8Array view too', () => {

@@ -126,4 +126,20 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
       `DROP TABLE account_transfers`,
     ],
   },
+  {
+    version: 5,
+    name: 'balance journal',
+    statements: [
+      // Updating each changed account row in place rewrote most pages of the accounts table
+      // every big batch. Now a batch writes one row here instead: the balances (and closed
+      // state) of every account it changed, packed (stores/deferred.ts, packBalances). An
+      // account's balances are those of the newest row holding it, else its accounts row.
+      // Every so often a batch folds the journal into the accounts table and empties it,
+      // in its own transaction.
+      `CREATE TABLE balance_journal (
+        seq INTEGER PRIMARY KEY,
+        entries BLOB NOT NULL
+      )`,
+    ],
+  },
 ];

@@ -3,14 +3,22 @@
  *
  * Owns: durability and the single-writer transaction around each batch. Never: a result;
  * the shared engine decides. Hot-path design (see docs in ARCHITECTURE.md):
- * - accounts are cached in memory; `PRAGMA data_version` after BEGIN IMMEDIATE tells when
- *   another connection (another process on the same file) committed, and drops the cache;
+ * - accounts are cached in memory; `PRAGMA data_version`, read first in every write and
+ *   account or history read transaction, tells when another connection (another process
+ *   on the same file) committed, and then everything held in memory is dropped;
  * - idempotency is checked optimistically: the unique index on transfers.id is the check.
  *   A batch is first run assuming none of its ids exist; if an insert hits the unique
  *   index, or an event failed whose id might exist, it is rerun with real look-ups. In
  *   the common case a batch costs no id look-ups at all;
- * - rows go in through multi-row INSERT statements (256 rows a statement), and changed
- *   accounts through multi-row `UPDATE … FROM (VALUES …)` (512 rows a statement);
+ * - rows go in through multi-row INSERT statements (256 rows a statement);
+ * - balances go to a journal (schema.ts, migration 5): a transaction writes one row, the
+ *   packed balances of every account it changed (../deferred.ts), instead of updating
+ *   each account row in place (which rewrote most pages of the accounts table every big
+ *   batch). Whoever reads an account takes the newest journal entry over the row: this
+ *   connection keeps the journal in memory (read back whole after another connection
+ *   wrote). Once `balanceFoldEvery` entries have gathered, a transaction folds instead:
+ *   the newest balances of every journaled account into the accounts table (multi-row
+ *   `UPDATE … FROM (VALUES …)`, in account order), and empties the journal;
  * - every hot-path write is `OR ROLLBACK` and there is no savepoint: a failing statement
  *   (a duplicate id, or a broken invariant) undoes the whole transaction, so SQLite keeps
  *   no statement journal and copies no page a second time. A duplicate id then reruns the
@@ -77,7 +85,13 @@ import {
   assertBalances,
   stripPendingState,
 } from '../codec.ts';
-import { packTimestamps } from '../deferred.ts';
+import {
+  BALANCE_ENTRY_BYTES,
+  packAccountBalances,
+  packTimestamps,
+  unpackBalances,
+  type AccountBalances,
+} from '../deferred.ts';
 import {
   runMigrations,
   type Migration,
@@ -111,6 +125,13 @@ export interface SqliteStoreOptions {
    * beyond the index. Default 65,536.
    */
   readonly historyIndexEvery?: number;
+  /**
+   * How many balance journal entries (one per account a transaction changed) may gather
+   * before a transaction folds them into the accounts table and empties the journal
+   * (schema.ts, migration 5). A reader that finds the journal unknown (another connection
+   * wrote) decodes at most about this many entries. Default 65,536.
+   */
+  readonly balanceFoldEvery?: number;
 }
 
 const ROWS_PER_INSERT = 256;
@@ -123,6 +144,8 @@ const ACCOUNT_COLUMNS =
   'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
 
 type Row = Record<string, unknown>;
+/** What the balance journal holds of an account (an Account is one, so is a BalanceEntry). */
+type Balances = Omit<AccountBalances, 'timestamp'>;
 
 class UniqueIdCollision extends Error {}
 
@@ -155,6 +178,11 @@ export class SqliteStore implements LedgerStore {
   /** Whether the transaction in progress changed #postings (undone by dropping it). */
   #postingsChanged = false;
   readonly #insertPostings = new Map<number, Database.Statement>();
+  readonly #balanceFoldEvery: number;
+  /** The balance journal, per account timestamp (see #loadJournal); null: not read yet. */
+  #journal: Map<bigint, Balances> | null = null;
+  /** Entries in the journal's rows, repeats included: the fold is due on this. */
+  #journalEntries = 0;
 
   private constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.db = db;
@@ -162,6 +190,10 @@ export class SqliteStore implements LedgerStore {
     this.#historyIndexEvery = options.historyIndexEvery ?? 65_536;
     if (!Number.isInteger(this.#historyIndexEvery) || this.#historyIndexEvery < 1) {
       throw new RangeError('historyIndexEvery must be a whole number above zero');
+    }
+    this.#balanceFoldEvery = options.balanceFoldEvery ?? 65_536;
+    if (!Number.isInteger(this.#balanceFoldEvery) || this.#balanceFoldEvery < 1) {
+      throw new RangeError('balanceFoldEvery must be a whole number above zero');
     }
     this.#accountCacheMax = options.accountCacheMax ?? 1_000_000;
     this.#stmt = this.prepareStatements();
@@ -294,6 +326,9 @@ export class SqliteStore implements LedgerStore {
         'INSERT OR ROLLBACK INTO history_stretches (upto, after) VALUES (?, ?)',
       ),
       raiseIndexedUpto: db.prepare('UPDATE ledger_clock SET indexed_upto = ? WHERE id = 1'),
+      journalRows: db.prepare('SELECT entries FROM balance_journal ORDER BY seq').pluck(),
+      insertJournal: db.prepare('INSERT OR ROLLBACK INTO balance_journal (entries) VALUES (?)'),
+      clearJournal: db.prepare('DELETE FROM balance_journal'),
     };
   }
 
@@ -365,14 +400,17 @@ export class SqliteStore implements LedgerStore {
         outcome = this.#execute(events, base, false);
       }
       this.#persist(outcome);
+      const touched = this.#changedAccounts(outcome);
+      const changed = swept.length === 0 ? touched : newest(swept, touched);
+      const folded = this.#writeBalances(changed);
       const indexed = this.#indexHistoryIfDue(outcome.transfers);
       this.#lastTimestamp = base + BigInt(events.length) - 1n;
       const result = outcome;
       return {
         value: result.results,
         after: () => {
-          for (const a of swept) this.#cacheAccount(a);
-          for (const a of result.accounts) this.#cacheAccount(a);
+          for (const a of changed) this.#cacheAccount(a);
+          this.#balancesWritten(changed, folded);
           if (!indexed && this.#postings !== null) addPostings(this.#postings, result.transfers);
         },
       };
@@ -389,10 +427,12 @@ export class SqliteStore implements LedgerStore {
         this.#stmt.raiseClockFloor.run(now);
         if (this.#lastTimestamp >= 0n && this.#lastTimestamp < now) this.#lastTimestamp = now;
       }
+      const folded = this.#writeBalances(swept);
       return {
         value: count,
         after: () => {
           for (const a of swept) this.#cacheAccount(a);
+          this.#balancesWritten(swept, folded);
         },
       };
     });
@@ -454,7 +494,63 @@ export class SqliteStore implements LedgerStore {
     this.#lastTimestamp = -1n;
     this.#unindexed = -1;
     this.#postings = null;
+    this.#journal = null;
     this.#dataVersion = version;
+  }
+
+  /**
+   * The balance journal as of this transaction: per account timestamp, the balances of
+   * the newest entry that holds it (read from the table when not known).
+   */
+  #loadJournal(): Map<bigint, Balances> {
+    if (this.#journal !== null) return this.#journal;
+    const journal = new Map<bigint, Balances>();
+    let entries = 0;
+    for (const blob of this.#stmt.journalRows.all() as Buffer[]) {
+      for (const e of unpackBalances(blob)) journal.set(e.accountTimestamp, e);
+      entries += blob.length / BALANCE_ENTRY_BYTES;
+    }
+    this.#journal = journal;
+    this.#journalEntries = entries;
+    return journal;
+  }
+
+  /**
+   * Persists the balances of the accounts a transaction changed: one journal row, or,
+   * when the journal has grown past balanceFoldEvery entries, a fold: every journaled
+   * account's newest balances (these included) written to the accounts table, and the
+   * journal emptied. Returns whether it folded. The in-memory journal is brought up to
+   * date after COMMIT (#balancesWritten), so a rollback leaves it right.
+   */
+  #writeBalances(changed: readonly Account[]): boolean {
+    if (changed.length === 0) return false;
+    const journal = this.#loadJournal();
+    if (this.#journalEntries + changed.length <= this.#balanceFoldEvery) {
+      for (const a of changed) assertBalances(a);
+      this.#stmt.insertJournal.run(packAccountBalances(changed));
+      this.#rowsWritten += (changed.length + 1) >> 1;
+      return false;
+    }
+    const state = new Map<bigint, Balances>(journal);
+    for (const a of changed) state.set(a.timestamp, a);
+    const keys = [...state.keys()].sort((x, y) => (x < y ? -1 : 1));
+    this.#updateAccountRows(keys, state);
+    this.#stmt.clearJournal.run();
+    this.#rowsWritten += keys.length;
+    return true;
+  }
+
+  /** After COMMIT: the in-memory journal follows what #writeBalances wrote. */
+  #balancesWritten(changed: readonly Account[], folded: boolean): void {
+    const journal = this.#journal;
+    if (journal === null) return;
+    if (folded) {
+      journal.clear();
+      this.#journalEntries = 0;
+    } else {
+      for (const a of changed) journal.set(a.timestamp, a);
+      this.#journalEntries += changed.length;
+    }
   }
 
   /**
@@ -572,6 +668,26 @@ export class SqliteStore implements LedgerStore {
     return executeTransfers(view, events, base);
   }
 
+  /**
+   * The accounts a batch changed. The engine hands back every account it read; when an
+   * event failed, some may be unchanged (compared with the state the batch read, still
+   * in the cache), and they are left out of the journal.
+   */
+  #changedAccounts(outcome: TransferOutcome): readonly Account[] {
+    if (outcome.results.every((r) => r === 'ok')) return outcome.accounts;
+    return outcome.accounts.filter((a) => {
+      const b = this.#accounts.get(a.id);
+      return (
+        b === undefined ||
+        a.debitsPending !== b.debitsPending ||
+        a.debitsPosted !== b.debitsPosted ||
+        a.creditsPending !== b.creditsPending ||
+        a.creditsPosted !== b.creditsPosted ||
+        a.closed !== b.closed
+      );
+    });
+  }
+
   /** After an optimistic run: could a failed event's id already be taken (then rerun)? */
   #anyFailedIdExists(events: readonly TransferEvent[], outcome: TransferOutcome): boolean {
     const exists = this.#stmt.transferExists;
@@ -584,8 +700,7 @@ export class SqliteStore implements LedgerStore {
   }
 
   #persist(w: LedgerWrites): void {
-    this.#rowsWritten +=
-      w.transfers.length + w.accounts.length + w.pendingCreated.length + w.pendingResolved.length;
+    this.#rowsWritten += w.transfers.length + w.pendingCreated.length + w.pendingResolved.length;
     this.#insertTransferRows(w.transfers);
     const insertPending = this.#stmt.insertPending;
     for (const p of w.pendingCreated) insertPending.run(p.timestamp, p.expiresAt);
@@ -595,21 +710,20 @@ export class SqliteStore implements LedgerStore {
       if (info.changes !== 1)
         throw new Error(`invariant: pending transfer ${p.id} was not pending`);
     }
-    this.#updateAccountRows(w.accounts);
   }
 
-  /** Final balances of changed accounts, many rows a statement (UPDATE … FROM VALUES). */
-  #updateAccountRows(accounts: readonly Account[]): void {
+  /** A fold: balances into the accounts table, many rows a statement (UPDATE … FROM VALUES). */
+  #updateAccountRows(keys: readonly bigint[], state: ReadonlyMap<bigint, Balances>): void {
     let i = 0;
-    while (i < accounts.length) {
+    while (i < keys.length) {
       let rows = ROWS_PER_UPDATE;
-      while (rows > accounts.length - i) rows >>= 1;
+      while (rows > keys.length - i) rows >>= 1;
       const params = new Array<unknown>(rows * ACCOUNT_UPDATE_PARAMS);
       for (let r = 0; r < rows; r++) {
-        const a = accounts[i + r]!;
-        assertBalances(a);
+        const ts = keys[i + r]!;
+        const a = state.get(ts)!;
         const o = r * ACCOUNT_UPDATE_PARAMS;
-        params[o] = a.timestamp;
+        params[o] = ts;
         params[o + 1] = a.debitsPending;
         params[o + 2] = a.debitsPosted;
         params[o + 3] = a.creditsPending;
@@ -703,9 +817,23 @@ export class SqliteStore implements LedgerStore {
     if (cached !== undefined) return cached;
     const row = this.#stmt.accountById.get(u128ToBytes(id)) as Row | undefined;
     if (row === undefined) return undefined;
-    const a = rowToAccount(row);
+    const a = this.#withJournal(rowToAccount(row));
     this.#cacheAccount(a);
     return a;
+  }
+
+  /** An account row as it stands: with the balances of its newest journal entry, if any. */
+  #withJournal(a: Account): Account {
+    const b = this.#loadJournal().get(a.timestamp);
+    if (b === undefined) return a;
+    return {
+      ...a,
+      debitsPending: b.debitsPending,
+      debitsPosted: b.debitsPosted,
+      creditsPending: b.creditsPending,
+      creditsPosted: b.creditsPosted,
+      closed: b.closed,
+    };
   }
 
   #cacheAccount(a: Account): void {
@@ -722,13 +850,15 @@ export class SqliteStore implements LedgerStore {
   // ---- reads ----------------------------------------------------------------------------
 
   async lookupAccounts(ids: readonly bigint[]): Promise<Account[]> {
-    // Read from the database, not the cache: another process may have written.
-    const out: Account[] = [];
-    for (const id of ids) {
-      const row = this.#stmt.accountById.get(u128ToBytes(id)) as Row | undefined;
-      if (row !== undefined) out.push(rowToAccount(row));
-    }
-    return out;
+    // #read drops the cache first if another connection (another process) wrote.
+    return this.#read(() => {
+      const out: Account[] = [];
+      for (const id of ids) {
+        const a = this.#account(id);
+        if (a !== undefined) out.push(a);
+      }
+      return out;
+    });
   }
 
   async lookupTransfers(ids: readonly bigint[]): Promise<Transfer[]> {
@@ -893,7 +1023,11 @@ export class SqliteStore implements LedgerStore {
   }
 
   async scanAccounts(afterTimestamp: bigint, limit: number): Promise<Account[]> {
-    return (this.#stmt.accountsAfter.all(afterTimestamp, limit) as Row[]).map(rowToAccount);
+    return this.#read(() =>
+      (this.#stmt.accountsAfter.all(afterTimestamp, limit) as Row[]).map((r) =>
+        this.#withJournal(rowToAccount(r)),
+      ),
+    );
   }
 
   async close(): Promise<void> {
@@ -1003,6 +1137,14 @@ function onSide(row: Row, id: Buffer, debits: boolean, credits: boolean): boolea
     (debits && id.equals(row.debit_account_id as Buffer)) ||
     (credits && id.equals(row.credit_account_id as Buffer))
   );
+}
+
+/** Accounts changed by a sweep and then by a batch: one each, the batch's state when both. */
+function newest(first: readonly Account[], then: readonly Account[]): Account[] {
+  const byId = new Map<bigint, Account>();
+  for (const a of first) byId.set(a.id, a);
+  for (const a of then) byId.set(a.id, a);
+  return [...byId.values()];
 }
 
 function pushPosting(lists: Map<bigint, bigint[]>, key: bigint, ts: bigint): void {
