@@ -97,12 +97,14 @@ export function unpackBalances(blob: Uint8Array): BalanceEntry[] {
 /** Timestamps (ascending, as the store wrote them) as 8 bytes each. */
 export function packTimestamps(timestamps: readonly bigint[]): Buffer {
   const b = Buffer.allocUnsafe(timestamps.length * 8);
-  let o = 0;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let previous = -1n;
-  for (const ts of timestamps) {
+  for (let i = 0; i < timestamps.length; i++) {
+    const ts = timestamps[i]!;
     if (ts <= previous) throw new Error('invariant: a posting list out of order');
+    if (ts > MAX_AMOUNT) throw new RangeError(`a timestamp of ${ts}`);
     previous = ts;
-    o = b.writeBigInt64BE(ts, o);
+    v.setBigInt64(i * 8, ts);
   }
   return b;
 }

@@ -144,6 +144,25 @@ const ACCOUNT_COLUMNS =
   'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
 
 type Row = Record<string, unknown>;
+
+/** What the store keeps per account id for the hot path (see #slot). */
+interface AccountSlot {
+  readonly id: bigint;
+  /** The id's 16 big-endian bytes, as transfer rows hold it. */
+  readonly bytes: Buffer;
+  /** The account's timestamp (its key in account_postings); -1 until looked up. */
+  ts: bigint;
+  /** Its transfers newer than the history index, ascending, when `epoch` is current. */
+  postings: bigint[];
+  epoch: number;
+}
+
+interface InsertScratch {
+  readonly params: unknown[];
+  /** 16-byte views, one per row, of the buffer `view` writes into. */
+  readonly ids: readonly Buffer[];
+  readonly view: DataView;
+}
 /** What the balance journal holds of an account (an Account is one, so is a BalanceEntry). */
 type Balances = Omit<AccountBalances, 'timestamp'>;
 
@@ -160,8 +179,8 @@ export class SqliteStore implements LedgerStore {
   readonly #stmt: ReturnType<SqliteStore['prepareStatements']>;
   readonly #insertTransfers = new Map<number, Database.Statement>();
   readonly #updateAccounts = new Map<number, Database.Statement>();
-  /** 16-byte forms of account ids, so each transfer row does not allocate them again. */
-  readonly #accountIdBytes = new Map<bigint, Buffer>();
+  /** Per account id: its 16-byte form and its not yet indexed history (AccountSlot). */
+  readonly #slots = new Map<bigint, AccountSlot>();
   #checkpointer: Checkpointer | undefined;
   /** Rows the current transaction wrote: how much it grew the WAL, roughly. */
   #rowsWritten = 0;
@@ -170,13 +189,22 @@ export class SqliteStore implements LedgerStore {
   /** Transfers newer than the history index (-1: not known, count them). */
   #unindexed = -1;
   /**
-   * Per account id, the timestamps (ascending) of its transfers newer than the history
-   * index, so an index run need not read them back. Null when not known (another
-   * connection wrote, or an index run failed): the run then reads the rows.
+   * Whether the slots' posting lists hold every transfer newer than the history index, so
+   * an index run need not read them back. False when not known (another connection
+   * wrote): the run then reads the rows.
    */
-  #postings: Map<bigint, bigint[]> | null = null;
-  /** Whether the transaction in progress changed #postings (undone by dropping it). */
-  #postingsChanged = false;
+  #postingsKnown = false;
+  /** Posting lists of an older epoch count as empty: bumping it empties them all. */
+  #postingsEpoch = 0;
+  /** Slots whose posting list is of the current epoch: what the next index run writes. */
+  #postingSlots: AccountSlot[] = [];
+  /** The first timestamp of the transaction in progress (its postings go on a rollback). */
+  #txBase = 0n;
+  /**
+   * Parameter arrays and id buffers of the multi-row transfer INSERT, reused per shape
+   * (SQLite copies what it is bound to; nothing holds them after the statement ran).
+   */
+  readonly #insertScratch = new Map<number, InsertScratch>();
   readonly #insertPostings = new Map<number, Database.Statement>();
   readonly #balanceFoldEvery: number;
   /** The balance journal, per account timestamp (see #loadJournal); null: not read yet. */
@@ -394,6 +422,7 @@ export class SqliteStore implements LedgerStore {
   ): CreateTransferResult[] {
     return this.#write(() => {
       const base = this.#nextTimestamp(now);
+      this.#txBase = base;
       const swept = this.#sweep(base);
       let outcome = this.#execute(events, base, optimistic);
       if (optimistic && this.#anyFailedIdExists(events, outcome)) {
@@ -404,6 +433,7 @@ export class SqliteStore implements LedgerStore {
       const changed = swept.length === 0 ? touched : newest(swept, touched);
       const folded = this.#writeBalances(changed);
       const indexed = this.#indexHistoryIfDue(outcome.transfers);
+      if (indexed) this.#postingsIndexed();
       this.#lastTimestamp = base + BigInt(events.length) - 1n;
       const result = outcome;
       return {
@@ -411,7 +441,6 @@ export class SqliteStore implements LedgerStore {
         after: () => {
           for (const a of changed) this.#cacheAccount(a);
           this.#balancesWritten(changed, folded);
-          if (!indexed && this.#postings !== null) addPostings(this.#postings, result.transfers);
         },
       };
     });
@@ -449,7 +478,7 @@ export class SqliteStore implements LedgerStore {
   #write<T>(fn: () => { value: T; after: () => void }): T {
     this.db.exec('BEGIN IMMEDIATE');
     this.#rowsWritten = 0;
-    this.#postingsChanged = false;
+    this.#txBase = MAX_I64; // no postings to take back unless a transfer batch sets it
     let committed = false;
     try {
       this.#sync();
@@ -465,7 +494,7 @@ export class SqliteStore implements LedgerStore {
         this.#accounts.clear();
         this.#lastTimestamp = -1n;
         this.#unindexed = -1;
-        if (this.#postingsChanged) this.#postings = null;
+        this.#dropPostingsSince(this.#txBase);
       }
       throw error;
     }
@@ -493,7 +522,7 @@ export class SqliteStore implements LedgerStore {
     this.#accounts.clear();
     this.#lastTimestamp = -1n;
     this.#unindexed = -1;
-    this.#postings = null;
+    this.#forgetPostings();
     this.#journal = null;
     this.#dataVersion = version;
   }
@@ -563,28 +592,41 @@ export class SqliteStore implements LedgerStore {
     if (this.#unindexed < 0) {
       this.#unindexed = Number(this.#stmt.unindexedCount.get() as bigint);
       // Only this batch's rows are unindexed: nothing older needs reading back.
-      if (this.#postings === null && this.#unindexed === transfers.length) {
-        this.#postings = new Map();
-        this.#postingsChanged = true;
+      if (!this.#postingsKnown && this.#unindexed === transfers.length) {
+        this.#forgetPostings();
+        this.#postingsKnown = true;
+        for (const t of transfers) {
+          this.#addPosting(this.#slot(t.debitAccountId), t.timestamp);
+          this.#addPosting(this.#slot(t.creditAccountId), t.timestamp);
+        }
       }
     } else this.#unindexed += transfers.length;
     if (this.#unindexed < this.#historyIndexEvery) return false;
     const after = this.#stmt.indexedUpto.get() as bigint;
     const upto = this.#stmt.maxTransferTs.get() as bigint;
     if (upto <= after) return false;
-    const lists = new Map<bigint, bigint[]>();
-    if (this.#postings !== null) {
-      this.#postingsChanged = true;
-      addPostings(this.#postings, transfers);
-      for (const [id, list] of this.#postings) lists.set(this.#accountTs(id), list);
+    let accounts: bigint[];
+    let listOf: (account: bigint) => readonly bigint[];
+    if (this.#postingsKnown) {
+      const byTs = new Map<bigint, readonly bigint[]>();
+      for (const slot of this.#postingSlots) {
+        if (slot.postings.length === 0) continue; // emptied by a rollback
+        if (slot.ts < 0n) slot.ts = this.#accountTs(slot.id);
+        byTs.set(slot.ts, slot.postings);
+      }
+      accounts = [...byTs.keys()];
+      listOf = (account) => byTs.get(account)!;
     } else {
+      const lists = new Map<bigint, bigint[]>();
       for (const [ts, dr, cr] of this.#stmt.unindexedRows.all(after) as bigint[][]) {
         pushPosting(lists, dr!, ts!);
         pushPosting(lists, cr!, ts!);
       }
+      accounts = [...lists.keys()];
+      listOf = (account) => lists.get(account)!;
     }
+    accounts.sort((a, b) => (a < b ? -1 : 1));
     this.#stmt.insertStretch.run(upto, after);
-    const accounts = [...lists.keys()].sort((a, b) => (a < b ? -1 : 1));
     let i = 0;
     while (i < accounts.length) {
       let rows = ROWS_PER_INSERT;
@@ -594,17 +636,66 @@ export class SqliteStore implements LedgerStore {
         const account = accounts[i + r]!;
         params[r * 3] = upto;
         params[r * 3 + 1] = account;
-        params[r * 3 + 2] = packTimestamps(lists.get(account)!);
+        params[r * 3 + 2] = packTimestamps(listOf(account));
       }
       this.#insertPostingsStatement(rows).run(params);
       i += rows;
     }
     this.#stmt.raiseIndexedUpto.run(upto);
     this.#rowsWritten += accounts.length;
-    this.#postings = new Map();
-    this.#postingsChanged = true;
     this.#unindexed = 0;
     return true;
+  }
+
+  /** After COMMIT of an index run: every posting list was written, start new ones. */
+  #postingsIndexed(): void {
+    this.#forgetPostings();
+    this.#postingsKnown = true;
+  }
+
+  #forgetPostings(): void {
+    this.#postingsKnown = false;
+    this.#postingsEpoch++;
+    this.#postingSlots = [];
+  }
+
+  /** A rollback: takes the postings of the undone transaction (ts >= base) back out. */
+  #dropPostingsSince(base: bigint): void {
+    if (!this.#postingsKnown) return;
+    for (const slot of this.#postingSlots) {
+      const list = slot.postings;
+      while (list.length > 0 && list[list.length - 1]! >= base) list.pop();
+    }
+  }
+
+  #addPosting(slot: AccountSlot, ts: bigint): void {
+    if (slot.epoch !== this.#postingsEpoch) {
+      slot.epoch = this.#postingsEpoch;
+      slot.postings = [];
+      this.#postingSlots.push(slot);
+    }
+    slot.postings.push(ts);
+  }
+
+  /** The slot of an account id, made on first use. */
+  #slot(id: bigint): AccountSlot {
+    let slot = this.#slots.get(id);
+    if (slot === undefined) {
+      if (this.#slots.size >= this.#accountCacheMax) {
+        // Too many to keep: start over, and let the next index run read the rows back.
+        this.#slots.clear();
+        this.#forgetPostings();
+      }
+      slot = {
+        id,
+        bytes: u128ToBytes(id),
+        ts: this.#accounts.get(id)?.timestamp ?? -1n,
+        postings: [],
+        epoch: -1,
+      };
+      this.#slots.set(id, slot);
+    }
+    return slot;
   }
 
   #insertPostingsStatement(rows: number): Database.Statement {
@@ -754,29 +845,39 @@ export class SqliteStore implements LedgerStore {
   }
 
   #insertTransferRows(transfers: readonly Transfer[]): void {
+    const known = this.#postingsKnown;
     let i = 0;
     try {
       while (i < transfers.length) {
         // Largest power of two that fits, up to ROWS_PER_INSERT: at most 9 statement shapes.
         let rows = ROWS_PER_INSERT;
         while (rows > transfers.length - i) rows >>= 1;
-        const params = new Array<unknown>(rows * TRANSFER_PARAMS);
+        const { params, ids, view } = this.#scratch(rows);
         for (let r = 0; r < rows; r++) {
           const t = transfers[i + r]!;
           const o = r * TRANSFER_PARAMS;
+          const dr = this.#slot(t.debitAccountId);
+          const cr = this.#slot(t.creditAccountId);
+          // The id's 16 big-endian bytes (setBigUint64 keeps the low 64 bits it is given).
+          view.setBigUint64(r * 16, t.id >> 64n);
+          view.setBigUint64(r * 16 + 8, t.id);
           params[o] = t.timestamp;
-          params[o + 1] = u128ToBytes(t.id);
-          params[o + 2] = this.#accountBytes(t.debitAccountId);
-          params[o + 3] = this.#accountBytes(t.creditAccountId);
+          params[o + 1] = ids[r];
+          params[o + 2] = dr.bytes;
+          params[o + 3] = cr.bytes;
           params[o + 4] = t.amount;
-          params[o + 5] = u128OrNull(t.pendingId);
-          params[o + 6] = u128OrNull(t.userData128);
+          params[o + 5] = t.pendingId === 0n ? null : u128ToBytes(t.pendingId);
+          params[o + 6] = t.userData128 === 0n ? null : u128ToBytes(t.userData128);
           params[o + 7] = u64ToI64(t.userData64);
           params[o + 8] = t.userData32;
           params[o + 9] = t.timeout;
           params[o + 10] = t.ledger;
           params[o + 11] = t.code;
           params[o + 12] = t.flags;
+          if (known) {
+            this.#addPosting(dr, t.timestamp);
+            this.#addPosting(cr, t.timestamp);
+          }
         }
         this.#insertStatement(rows).run(params);
         i += rows;
@@ -785,6 +886,20 @@ export class SqliteStore implements LedgerStore {
       if (isUniqueViolation(error, 'transfers.id')) throw new UniqueIdCollision();
       throw error;
     }
+  }
+
+  #scratch(rows: number): InsertScratch {
+    let s = this.#insertScratch.get(rows);
+    if (s === undefined) {
+      const buffer = Buffer.alloc(rows * 16);
+      s = {
+        params: new Array<unknown>(rows * TRANSFER_PARAMS),
+        ids: Array.from({ length: rows }, (_v, r) => buffer.subarray(r * 16, r * 16 + 16)),
+        view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+      };
+      this.#insertScratch.set(rows, s);
+    }
+    return s;
   }
 
   #insertStatement(rows: number): Database.Statement {
@@ -800,16 +915,6 @@ export class SqliteStore implements LedgerStore {
       this.#insertTransfers.set(rows, s);
     }
     return s;
-  }
-
-  #accountBytes(id: bigint): Buffer {
-    let b = this.#accountIdBytes.get(id);
-    if (b === undefined) {
-      if (this.#accountIdBytes.size >= this.#accountCacheMax) this.#accountIdBytes.clear();
-      b = u128ToBytes(id);
-      this.#accountIdBytes.set(id, b);
-    }
-    return b;
   }
 
   #account(id: bigint): Account | undefined {
@@ -1151,14 +1256,6 @@ function pushPosting(lists: Map<bigint, bigint[]>, key: bigint, ts: bigint): voi
   const list = lists.get(key);
   if (list === undefined) lists.set(key, [ts]);
   else list.push(ts);
-}
-
-/** Adds transfers (in timestamp order) to per-account-id posting lists. */
-function addPostings(lists: Map<bigint, bigint[]>, transfers: readonly Transfer[]): void {
-  for (const t of transfers) {
-    pushPosting(lists, t.debitAccountId, t.timestamp);
-    pushPosting(lists, t.creditAccountId, t.timestamp);
-  }
 }
 
 function isUniqueViolation(error: unknown, column: string): boolean {
