@@ -293,8 +293,21 @@ interface Tx {
   version(clock: Clock): void;
   /** Adds a history stretch or folds the journal when the clock says one is due. */
   maintain(clock: Clock, events: number): Promise<void>;
+  /** Transfers this transaction wrote, in timestamp order (for the posting buffer). */
+  appended(transfers: readonly Transfer[]): void;
   /** True after an attempt hit a unique violation: look every event id up this time. */
   readonly lookUpIds: boolean;
+}
+
+/**
+ * The posting lists of the transfers after `from` (the clock's indexed_upto), built here
+ * as this process commits them, so the next stretch needs no sort of history on the
+ * server. Valid only while every transfer committed after `from` is this process's: it
+ * is dropped whenever another process wrote in between, or a transaction failed.
+ */
+interface PostingBuffer {
+  readonly from: bigint;
+  readonly lists: Map<bigint, { debits: bigint[]; credits: bigint[] }>;
 }
 
 /** The ledger_clock row as a batch's BEGIN left it. */
@@ -338,6 +351,7 @@ export class PostgresStore implements LedgerStore {
   /** The versions of the live journal rows as of clock version `#liveAt` (-1: unknown). */
   #live = new Set<bigint>();
   #liveAt = -1n;
+  #postings: PostingBuffer | null = null;
   readonly #historyIndexEvery: bigint;
   readonly #journalFoldEvery: bigint;
   readonly #journalRowsMax: bigint;
@@ -526,6 +540,7 @@ export class PostgresStore implements LedgerStore {
       }
       tx.changed(outcome.accounts);
       await persist(c, outcome, tx.journal());
+      tx.appended(outcome.transfers);
       return outcome.results;
     });
   }
@@ -581,6 +596,13 @@ export class PostgresStore implements LedgerStore {
       let journal: JournalRow | null = null;
       /** The live journal rows as this transaction sees them (undefined: not known). */
       let live: Map<bigint, JournalEntries> | undefined;
+      /** The last write before this transaction's was this process's own. */
+      let chained = false;
+      /** Set when this transaction ended a history stretch here (new indexed_upto). */
+      let stretchedAt: bigint | undefined;
+      /** indexed_upto, when no transfer was written after it before this transaction. */
+      let startFrom: bigint | undefined;
+      let transfers: readonly Transfer[] = [];
       try {
         client = await this.pool.connect();
         // A checked-out client has no pool listener: a connection dying between two
@@ -625,9 +647,13 @@ export class PostgresStore implements LedgerStore {
             journal = { version, blob: packBalances(list), entries };
             return journal;
           },
+          appended: (t) => {
+            transfers = t;
+          },
           version: (clock) => {
             const v = clock.version;
             version = v;
+            chained = v - 1n === this.#knownVersion;
             // Trust the cache only if the last write before ours was our own.
             if (v - 1n !== this.#knownVersion) this.#cache.clear();
             if (v - 1n === this.#liveAt) {
@@ -644,11 +670,23 @@ export class PostgresStore implements LedgerStore {
             const n = BigInt(events);
             const last = clock.base - 1n; // every transfer up to here is committed
             if (clock.unindexed - n >= this.#historyIndexEvery && last > clock.indexedUpto) {
-              await c.query(INDEX_STRETCH, [
-                clock.indexedUpto.toString(),
-                last.toString(),
-                n.toString(),
-              ]);
+              const buffer = this.#postings;
+              if (chained && buffer !== null && buffer.from === clock.indexedUpto) {
+                await copyIn(c, COPY_POSTINGS, postingCopyData(buffer, last));
+                await c.query(
+                  'UPDATE ledger_clock SET indexed_upto = $1, unindexed = $2 WHERE id = 1',
+                  [last.toString(), n.toString()],
+                );
+              } else {
+                await c.query(INDEX_STRETCH, [
+                  clock.indexedUpto.toString(),
+                  last.toString(),
+                  n.toString(),
+                ]);
+              }
+              stretchedAt = last;
+            } else if (clock.unindexed === n) {
+              startFrom = clock.indexedUpto;
             }
             const rows = clock.version - 1n - clock.foldedVersion;
             if (
@@ -665,6 +703,14 @@ export class PostgresStore implements LedgerStore {
         committing = true;
         await client.query('COMMIT');
         if (version !== undefined) {
+          // The posting buffer: restarted where this transaction ended a stretch, or where
+          // nothing was written since the last one; else kept only if no one else wrote.
+          let buffer: PostingBuffer | null;
+          if (stretchedAt !== undefined) buffer = { from: stretchedAt, lists: new Map() };
+          else if (startFrom !== undefined) buffer = { from: startFrom, lists: new Map() };
+          else buffer = chained ? this.#postings : null;
+          if (buffer !== null) appendPostings(buffer, transfers);
+          this.#postings = buffer;
           this.#knownVersion = version;
           if (this.#cache.size + wrote.size > this.#accountCacheMax) this.#cache.clear();
           if (this.#accountCacheMax > 0) for (const [id, a] of wrote) this.#cache.set(id, a);
@@ -685,6 +731,7 @@ export class PostgresStore implements LedgerStore {
       } catch (error) {
         // Whatever was cached may no longer match the database: start afresh.
         this.#cache.clear();
+        this.#postings = null;
         this.#knownVersion = -1n;
         this.#liveAt = -1n;
         const lost = isConnectionLoss(error);
@@ -1364,6 +1411,69 @@ function arr<T>(items: readonly T[], f: (x: T) => string): string {
   return '{' + parts.join(',') + '}';
 }
 
+const COPY_POSTINGS = `COPY account_postings (account_id, upto, after, debits, credits)
+  FROM STDIN (FORMAT binary)`;
+
+/** Adds committed transfers (in timestamp order) to the posting buffer. */
+function appendPostings(buffer: PostingBuffer, transfers: readonly Transfer[]): void {
+  const lists = buffer.lists;
+  for (const t of transfers) {
+    let d = lists.get(t.debitAccountId);
+    if (d === undefined) lists.set(t.debitAccountId, (d = { debits: [], credits: [] }));
+    d.debits.push(t.timestamp);
+    let c = lists.get(t.creditAccountId);
+    if (c === undefined) lists.set(t.creditAccountId, (c = { debits: [], credits: [] }));
+    c.credits.push(t.timestamp);
+  }
+}
+
+/**
+ * The stretch (buffer.from, upto] as COPY rows of account_postings: per account, its
+ * debit and credit timestamps, 8 bytes each, ascending (deferred.ts packTimestamps).
+ */
+function postingCopyData(buffer: PostingBuffer, upto: bigint): Buffer {
+  let size = COPY_SIGNATURE.length + 8 + 2;
+  for (const l of buffer.lists.values()) {
+    size += 2 + 5 * 4 + 16 + 8 + 8 + 8 * (l.debits.length + l.credits.length);
+  }
+  const b = Buffer.allocUnsafe(size);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  let o = COPY_SIGNATURE.copy(b, 0);
+  v.setInt32(o, 0);
+  v.setInt32(o + 4, 0);
+  o += 8;
+  const list = (ts: readonly bigint[]) => {
+    v.setInt32(o, ts.length * 8);
+    o += 4;
+    let previous = buffer.from;
+    for (const x of ts) {
+      if (x <= previous || x > upto) {
+        throw new Error(`invariant: posting ${x} outside (${previous}, ${upto}] or out of order`);
+      }
+      previous = x;
+      v.setBigInt64(o, x);
+      o += 8;
+    }
+  };
+  for (const [id, l] of buffer.lists) {
+    v.setInt16(o, 5);
+    v.setInt32(o + 2, 16);
+    v.setBigUint64(o + 6, id >> 64n);
+    v.setBigUint64(o + 14, id & U64);
+    v.setInt32(o + 22, 8);
+    v.setBigInt64(o + 26, upto);
+    v.setInt32(o + 34, 8);
+    v.setBigInt64(o + 38, buffer.from);
+    o += 46;
+    list(l.debits);
+    list(l.credits);
+  }
+  v.setInt16(o, -1);
+  o += 2;
+  if (o !== size) throw new Error(`invariant: COPY data of ${o} bytes, ${size} planned`);
+  return b;
+}
+
 const COPY_MIN_ROWS = 64;
 const COPY_TRANSFERS = `COPY transfers (ts, id, debit_account_id, credit_account_id, amount,
   pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags)
@@ -1439,6 +1549,7 @@ function copyIn(c: pg.PoolClient, text: string, data: Buffer): Promise<number> {
     let rows = -1;
     let failed = false;
     const submittable = {
+      text,
       submit(connection: CopyConnection) {
         connection.query(text);
       },
