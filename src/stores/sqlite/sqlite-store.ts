@@ -152,6 +152,9 @@ interface AccountSlot {
   readonly bytes: Buffer;
   /** The account's timestamp (its key in account_postings); -1 until looked up. */
   ts: bigint;
+  /** The account as it stands (the account cache), when `accountEpoch` is current. */
+  account: Account | undefined;
+  accountEpoch: number;
   /** Its transfers newer than the history index, ascending, when `epoch` is current. */
   postings: bigint[];
   epoch: number;
@@ -173,7 +176,10 @@ export class SqliteStore implements LedgerStore {
   readonly synchronous: SqliteSynchronous;
   readonly db: Database.Database;
   readonly #accountCacheMax: number;
-  readonly #accounts = new Map<bigint, Account>();
+  /** The account cache lives in the slots (AccountSlot.account): bumping this drops it. */
+  #accountsEpoch = 0;
+  /** Slots whose accounts the engine read, in the order it read them (see #writeTransfers). */
+  #loaded: AccountSlot[] = [];
   #lastTimestamp = -1n;
   #dataVersion = -1n;
   readonly #stmt: ReturnType<SqliteStore['prepareStatements']>;
@@ -436,10 +442,12 @@ export class SqliteStore implements LedgerStore {
       if (indexed) this.#postingsIndexed();
       this.#lastTimestamp = base + BigInt(events.length) - 1n;
       const result = outcome;
+      const loaded = this.#loaded;
       return {
         value: result.results,
         after: () => {
-          for (const a of changed) this.#cacheAccount(a);
+          for (const a of swept) this.#cacheAccount(a);
+          this.#cacheOutcome(result.accounts, loaded);
           this.#balancesWritten(changed, folded);
         },
       };
@@ -491,7 +499,7 @@ export class SqliteStore implements LedgerStore {
     } catch (error) {
       if (!committed) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        this.#accounts.clear();
+        this.#accountsEpoch++;
         this.#lastTimestamp = -1n;
         this.#unindexed = -1;
         this.#dropPostingsSince(this.#txBase);
@@ -519,7 +527,7 @@ export class SqliteStore implements LedgerStore {
   #sync(): void {
     const version = this.#stmt.dataVersion.get() as bigint;
     if (version === this.#dataVersion) return;
-    this.#accounts.clear();
+    this.#accountsEpoch++;
     this.#lastTimestamp = -1n;
     this.#unindexed = -1;
     this.#forgetPostings();
@@ -689,9 +697,11 @@ export class SqliteStore implements LedgerStore {
       slot = {
         id,
         bytes: u128ToBytes(id),
-        ts: this.#accounts.get(id)?.timestamp ?? -1n,
+        ts: -1n,
         postings: [],
         epoch: -1,
+        account: undefined,
+        accountEpoch: -1,
       };
       this.#slots.set(id, slot);
     }
@@ -712,7 +722,7 @@ export class SqliteStore implements LedgerStore {
 
   /** The timestamp (the key) of an existing account. */
   #accountTs(id: bigint): bigint {
-    const cached = this.#accounts.get(id);
+    const cached = this.#cached(id);
     if (cached !== undefined) return cached.timestamp;
     const ts = this.#stmt.accountTs.get(u128ToBytes(id)) as bigint | undefined;
     if (ts === undefined) throw new Error(`invariant: account ${id} of a transfer is missing`);
@@ -746,13 +756,20 @@ export class SqliteStore implements LedgerStore {
       if (due.length < BATCH_MAX) break;
     }
     // The batch that follows in this transaction must see the released reservations.
-    for (const a of changed.values()) this.#accounts.set(a.id, a);
+    for (const a of changed.values()) this.#cacheAccount(a);
     return [...changed.values()];
   }
 
   #execute(events: readonly TransferEvent[], base: bigint, optimistic: boolean): TransferOutcome {
+    const loaded: AccountSlot[] = [];
+    this.#loaded = loaded;
     const view: LedgerView = {
-      account: (id) => this.#account(id),
+      account: (id) => {
+        const slot = this.#accountSlot(id);
+        if (slot === undefined) return undefined;
+        loaded.push(slot);
+        return slot.account;
+      },
       transfer: (id) => this.#transfer(id),
       existing: optimistic ? () => undefined : (id) => this.#transfer(id),
     };
@@ -767,7 +784,7 @@ export class SqliteStore implements LedgerStore {
   #changedAccounts(outcome: TransferOutcome): readonly Account[] {
     if (outcome.results.every((r) => r === 'ok')) return outcome.accounts;
     return outcome.accounts.filter((a) => {
-      const b = this.#accounts.get(a.id);
+      const b = this.#cached(a.id);
       return (
         b === undefined ||
         a.debitsPending !== b.debitsPending ||
@@ -918,13 +935,24 @@ export class SqliteStore implements LedgerStore {
   }
 
   #account(id: bigint): Account | undefined {
-    const cached = this.#accounts.get(id);
-    if (cached !== undefined) return cached;
+    return this.#accountSlot(id)?.account;
+  }
+
+  /** The slot of an account, its `account` cached (read on a miss); undefined: no account. */
+  #accountSlot(id: bigint): AccountSlot | undefined {
+    const slot = this.#slots.get(id);
+    if (slot !== undefined && slot.accountEpoch === this.#accountsEpoch) return slot;
     const row = this.#stmt.accountById.get(u128ToBytes(id)) as Row | undefined;
     if (row === undefined) return undefined;
-    const a = this.#withJournal(rowToAccount(row));
-    this.#cacheAccount(a);
-    return a;
+    return this.#cacheAccount(this.#withJournal(rowToAccount(row)));
+  }
+
+  /** The cached state of an account, without reading. */
+  #cached(id: bigint): Account | undefined {
+    const slot = this.#slots.get(id);
+    return slot !== undefined && slot.accountEpoch === this.#accountsEpoch
+      ? slot.account
+      : undefined;
   }
 
   /** An account row as it stands: with the balances of its newest journal entry, if any. */
@@ -941,10 +969,31 @@ export class SqliteStore implements LedgerStore {
     };
   }
 
-  #cacheAccount(a: Account): void {
-    if (this.#accounts.size >= this.#accountCacheMax && !this.#accounts.has(a.id))
-      this.#accounts.clear();
-    this.#accounts.set(a.id, a);
+  #cacheAccount(a: Account): AccountSlot {
+    const slot = this.#slot(a.id);
+    slot.account = a;
+    slot.accountEpoch = this.#accountsEpoch;
+    if (slot.ts < 0n) slot.ts = a.timestamp;
+    return slot;
+  }
+
+  /**
+   * After COMMIT: caches the accounts a batch wrote. The engine hands them back in the
+   * order it read them, so each goes to the slot it was read from without a look-up
+   * (checked by id; any mismatch caches through the map).
+   */
+  #cacheOutcome(accounts: readonly Account[], loaded: readonly AccountSlot[]): void {
+    const epoch = this.#accountsEpoch;
+    const direct = accounts.length === loaded.length;
+    for (let k = 0; k < accounts.length; k++) {
+      const a = accounts[k]!;
+      const slot = loaded[k];
+      // (A slot dropped from the map meanwhile, when it overflowed, is harmless to write.)
+      if (direct && slot !== undefined && slot.id === a.id) {
+        slot.account = a;
+        slot.accountEpoch = epoch;
+      } else this.#cacheAccount(a);
+    }
   }
 
   #transfer(id: bigint): StoredTransfer | undefined {
