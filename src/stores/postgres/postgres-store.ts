@@ -8,18 +8,31 @@
  *   1. `BEGIN; UPDATE ledger_clock … RETURNING` (one simple-protocol message): takes the
  *      batch's timestamp range and the writer lock (see schema.ts), and reports the
  *      earliest expiry, so the sweep costs nothing when nothing is due;
+ *   (every `historyIndexEvery` transfers: a stretch of the account history index, one
+ *   row per account with its posting lists, see schema.ts; every `journalFoldEvery`
+ *   transfers or `journalRowsMax` journal rows: the fold of the balance journal into
+ *   accounts, one UPDATE from the newest entry of each account, and the rows deleted;)
  *   (only when a pending transfer is due: the expiry sweep, 3 statements per 8189 due;)
  *   2. one SELECT of the pending transfers the batch posts or voids, with their state;
  *      the batch's own ids are checked as in the SQLite store: assumed new, proved by the
  *      unique index on transfers.id (a 23505 reruns the batch with every id looked up),
  *      and looked up for every event that failed (one more SELECT, only then);
  *   3. one SELECT of the accounts involved that are not cached (none, when this process
- *      made the last write: the clock row's write counter says so);
+ *      made the last write: the clock row's write counter says so), with the live
+ *      balance journal rows it does not hold yet, applied to them;
  *   the engine runs in JS on what was read;
- *   4. one statement writes everything: INSERT of the transfer rows, UPDATE of the
- *      touched accounts, INSERT and UPDATE of pending states, each from `unnest` of
- *      arrays (data-modifying CTEs), with counts checked;
+ *   4. the transfer rows by binary COPY (64 rows and up; cheaper to build here and to
+ *      parse there than text arrays), then one statement for the rest: the batch's one
+ *      balance journal row (the balances of every account it changed, deferred.ts
+ *      packBalances), INSERT and UPDATE of pending states from `unnest` of arrays, with
+ *      counts checked (small batches put their transfer rows in this statement too);
  *   5. COMMIT.
+ * Accounts are not updated per batch: an account's balances are those of the newest
+ * journal row holding it, else its row. Every account read (this process's writes when
+ * its cache is distrusted, lookups, scans, other processes) reads the row and the live
+ * journal in one statement (one snapshot) and applies it here; journal rows never change,
+ * so a process decodes each once. Account history reads merge the posting lists with a
+ * scan of the transfers after `indexed_upto` (one statement).
  * Writers hold the clock row from step 1 to COMMIT, so each reads what every earlier
  * writer committed (READ COMMITTED takes a fresh snapshot per statement) and nothing can
  * change underneath it: no lost update, no deadlock between batches.
@@ -688,9 +701,12 @@ export class PostgresStore implements LedgerStore {
             } else if (clock.unindexed === n) {
               startFrom = clock.indexedUpto;
             }
+            // Not both in one batch (they fall due together with equal intervals), so no
+            // batch waits for both: the fold waits one batch, unless the rows pile up.
             const rows = clock.version - 1n - clock.foldedVersion;
             if (
               rows > 0n &&
+              (stretchedAt === undefined || rows >= 2n * this.#journalRowsMax) &&
               (clock.unfolded - n >= this.#journalFoldEvery || rows >= this.#journalRowsMax)
             ) {
               live ??= (await this.#readJournal(c)).live;
