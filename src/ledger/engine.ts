@@ -123,8 +123,11 @@ class TransferBatch {
     const results = new Array<CreateTransferResult>(n);
     let chainStart = -1;
     let chainBroken = false;
+    // Event i's timestamp, firstTimestamp + i, counted up (one bigint an event, not two).
+    let timestamp = firstTimestamp - 1n;
     for (let i = 0; i < n; i++) {
       const e = events[i]!;
+      timestamp++;
       const linked = (e.flags & F_LINKED) !== 0;
       if (chainStart === -1 && linked) {
         chainStart = i;
@@ -138,7 +141,7 @@ class TransferBatch {
       } else if (chainStart !== -1 && chainBroken) {
         result = 'linked_event_failed';
       } else {
-        result = this.#create(e, firstTimestamp + BigInt(i));
+        result = this.#create(e, timestamp);
       }
       results[i] = result;
       if (chainStart !== -1 && !chainBroken && result !== 'ok' && result !== 'exists') {
@@ -219,7 +222,7 @@ class TransferBatch {
     if (a === undefined) {
       const stored = this.#view.account(id);
       if (stored === undefined) return undefined;
-      a = { ...stored };
+      a = copyAccount(stored);
       this.#accounts.set(id, a);
     }
     return a;
@@ -286,43 +289,40 @@ class TransferBatch {
     if (cr.closed) return 'credit_account_already_closed';
 
     const amount = t.amount;
+    // The balances this transfer would leave (computed once: each bigint sum allocates).
+    const drPending = pending ? dr.debitsPending + amount : dr.debitsPending;
+    const drPosted = pending ? dr.debitsPosted : dr.debitsPosted + amount;
+    const crPending = pending ? cr.creditsPending + amount : cr.creditsPending;
+    const crPosted = pending ? cr.creditsPosted : cr.creditsPosted + amount;
     if (pending) {
-      if (dr.debitsPending + amount > MAX_AMOUNT) return 'overflows_debits_pending';
-      if (cr.creditsPending + amount > MAX_AMOUNT) return 'overflows_credits_pending';
+      if (drPending > MAX_AMOUNT) return 'overflows_debits_pending';
+      if (crPending > MAX_AMOUNT) return 'overflows_credits_pending';
     } else {
-      if (dr.debitsPosted + amount > MAX_AMOUNT) return 'overflows_debits_posted';
-      if (cr.creditsPosted + amount > MAX_AMOUNT) return 'overflows_credits_posted';
+      if (drPosted > MAX_AMOUNT) return 'overflows_debits_posted';
+      if (crPosted > MAX_AMOUNT) return 'overflows_credits_posted';
     }
-    if (dr.debitsPending + dr.debitsPosted + amount > MAX_AMOUNT) return 'overflows_debits';
-    if (cr.creditsPending + cr.creditsPosted + amount > MAX_AMOUNT) return 'overflows_credits';
+    const drTotal = drPending + drPosted;
+    const crTotal = crPending + crPosted;
+    if (drTotal > MAX_AMOUNT) return 'overflows_debits';
+    if (crTotal > MAX_AMOUNT) return 'overflows_credits';
     let expiresAt: bigint | null = null;
     if (pending && t.timeout !== 0) {
       expiresAt = timestamp + BigInt(t.timeout) * NS_PER_S;
       if (expiresAt > MAX_TIMESTAMP) return 'overflows_timeout';
     }
-    if (
-      (dr.flags & A_DR_LE_CR) !== 0 &&
-      dr.debitsPending + dr.debitsPosted + amount > dr.creditsPosted
-    ) {
-      return 'exceeds_credits';
-    }
-    if (
-      (cr.flags & A_CR_LE_DR) !== 0 &&
-      cr.creditsPending + cr.creditsPosted + amount > cr.debitsPosted
-    ) {
-      return 'exceeds_debits';
-    }
+    if ((dr.flags & A_DR_LE_CR) !== 0 && drTotal > dr.creditsPosted) return 'exceeds_credits';
+    if ((cr.flags & A_CR_LE_DR) !== 0 && crTotal > cr.debitsPosted) return 'exceeds_debits';
 
     this.#touch(dr);
     this.#touch(cr);
     if (pending) {
-      dr.debitsPending += amount;
-      cr.creditsPending += amount;
+      dr.debitsPending = drPending;
+      cr.creditsPending = crPending;
       if ((flags & F_CLOSE_DR) !== 0) dr.closed = true;
       if ((flags & F_CLOSE_CR) !== 0) cr.closed = true;
     } else {
-      dr.debitsPosted += amount;
-      cr.creditsPosted += amount;
+      dr.debitsPosted = drPosted;
+      cr.creditsPosted = crPosted;
     }
     const created: WorkingTransfer = {
       id: t.id,
@@ -415,6 +415,25 @@ class TransferBatch {
     });
     return 'ok';
   }
+}
+
+/** A working copy of a stored account (one shape for every copy, whatever the source's). */
+function copyAccount(a: Account): MutableAccount {
+  return {
+    id: a.id,
+    ledger: a.ledger,
+    code: a.code,
+    flags: a.flags,
+    userData128: a.userData128,
+    userData64: a.userData64,
+    userData32: a.userData32,
+    debitsPending: a.debitsPending,
+    debitsPosted: a.debitsPosted,
+    creditsPending: a.creditsPending,
+    creditsPosted: a.creditsPosted,
+    closed: a.closed,
+    timestamp: a.timestamp,
+  };
 }
 
 function stripPending(t: WorkingTransfer): Transfer {
