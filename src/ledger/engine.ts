@@ -301,17 +301,19 @@ class TransferBatch {
       if (drPosted > MAX_AMOUNT) return 'overflows_debits_posted';
       if (crPosted > MAX_AMOUNT) return 'overflows_credits_posted';
     }
-    const drTotal = drPending + drPosted;
-    const crTotal = crPending + crPosted;
-    if (drTotal > MAX_AMOUNT) return 'overflows_debits';
-    if (crTotal > MAX_AMOUNT) return 'overflows_credits';
+    if (sumOver(drPending, drPosted)) return 'overflows_debits';
+    if (sumOver(crPending, crPosted)) return 'overflows_credits';
     let expiresAt: bigint | null = null;
     if (pending && t.timeout !== 0) {
       expiresAt = timestamp + BigInt(t.timeout) * NS_PER_S;
       if (expiresAt > MAX_TIMESTAMP) return 'overflows_timeout';
     }
-    if ((dr.flags & A_DR_LE_CR) !== 0 && drTotal > dr.creditsPosted) return 'exceeds_credits';
-    if ((cr.flags & A_CR_LE_DR) !== 0 && crTotal > cr.debitsPosted) return 'exceeds_debits';
+    if ((dr.flags & A_DR_LE_CR) !== 0 && drPending + drPosted > dr.creditsPosted) {
+      return 'exceeds_credits';
+    }
+    if ((cr.flags & A_CR_LE_DR) !== 0 && crPending + crPosted > cr.debitsPosted) {
+      return 'exceeds_debits';
+    }
 
     this.#touch(dr);
     this.#touch(cr);
@@ -415,6 +417,17 @@ class TransferBatch {
     });
     return 'ok';
   }
+}
+
+const HALF_MAX_AMOUNT = MAX_AMOUNT >> 1n;
+
+/**
+ * Whether a + b > MAX_AMOUNT, for a and b in 0..MAX_AMOUNT, without making the sum (a
+ * bigint each) in the common case where both are below half of it.
+ */
+function sumOver(a: bigint, b: bigint): boolean {
+  if (a <= HALF_MAX_AMOUNT && b <= HALF_MAX_AMOUNT) return false;
+  return a + b > MAX_AMOUNT;
 }
 
 /** A working copy of a stored account (one shape for every copy, whatever the source's). */
