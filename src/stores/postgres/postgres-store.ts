@@ -113,7 +113,7 @@ export interface PostgresStoreOptions {
   readonly historyIndexEvery?: number;
   /** Transfers between two folds of the balance journal into accounts (default 65,536). */
   readonly journalFoldEvery?: number;
-  /** Most journal rows before a fold, whatever their size (default 32). */
+  /** Most journal rows before a fold, whatever their size (default 128). */
   readonly journalRowsMax?: number;
 }
 
@@ -384,7 +384,7 @@ export class PostgresStore implements LedgerStore {
     };
     this.#historyIndexEvery = every('historyIndexEvery', options.historyIndexEvery ?? 65_536);
     this.#journalFoldEvery = every('journalFoldEvery', options.journalFoldEvery ?? 65_536);
-    this.#journalRowsMax = every('journalRowsMax', options.journalRowsMax ?? 32);
+    this.#journalRowsMax = every('journalRowsMax', options.journalRowsMax ?? 128);
   }
 
   /**
