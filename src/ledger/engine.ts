@@ -110,6 +110,8 @@ class TransferBatch {
   readonly #view: LedgerView;
   readonly #accounts = new Map<bigint, MutableAccount>();
   readonly #created = new Map<bigint, WorkingTransfer>();
+  /** No id above this was ever put in #created (time-ordered ids skip the look-up). */
+  #createdMax = -1n;
   /** Pending states this batch read or changed, by pending transfer id. */
   readonly #pending = new Map<bigint, { transfer: StoredTransfer; state: MutablePending }>();
   #undo: Undo[] | null = null;
@@ -249,6 +251,7 @@ class TransferBatch {
 
   #insert(t: WorkingTransfer): void {
     this.#created.set(t.id, t);
+    if (t.id > this.#createdMax) this.#createdMax = t.id;
     if (this.#undo !== null) this.#undo.push({ kind: 'transfer', id: t.id });
   }
 
@@ -257,7 +260,8 @@ class TransferBatch {
     if ((flags & ~TRANSFER_FLAGS_KNOWN) !== 0) return 'reserved_flag';
     if (t.id === 0n) return 'id_must_not_be_zero';
     if (t.id === U128_MAX) return 'id_must_not_be_int_max';
-    const existing = this.#created.get(t.id) ?? this.#view.existing(t.id);
+    const existing =
+      (t.id > this.#createdMax ? undefined : this.#created.get(t.id)) ?? this.#view.existing(t.id);
     if (existing !== undefined) return transferExists(t, existing);
     const post = (flags & F_POST) !== 0;
     const voids = (flags & F_VOID) !== 0;

@@ -613,7 +613,7 @@ export class SqliteStore implements LedgerStore {
     const after = this.#stmt.indexedUpto.get() as bigint;
     const upto = this.#stmt.maxTransferTs.get() as bigint;
     if (upto <= after) return false;
-    let accounts: bigint[];
+    let accounts: BigInt64Array;
     let listOf: (account: bigint) => readonly bigint[];
     if (this.#postingsKnown) {
       const byTs = new Map<bigint, readonly bigint[]>();
@@ -622,7 +622,7 @@ export class SqliteStore implements LedgerStore {
         if (slot.ts < 0n) slot.ts = this.#accountTs(slot.id);
         byTs.set(slot.ts, slot.postings);
       }
-      accounts = [...byTs.keys()];
+      accounts = BigInt64Array.from(byTs.keys());
       listOf = (account) => byTs.get(account)!;
     } else {
       const lists = new Map<bigint, bigint[]>();
@@ -630,10 +630,10 @@ export class SqliteStore implements LedgerStore {
         pushPosting(lists, dr!, ts!);
         pushPosting(lists, cr!, ts!);
       }
-      accounts = [...lists.keys()];
+      accounts = BigInt64Array.from(lists.keys());
       listOf = (account) => lists.get(account)!;
     }
-    accounts.sort((a, b) => (a < b ? -1 : 1));
+    accounts.sort(); // numeric, natively
     this.#stmt.insertStretch.run(upto, after);
     let i = 0;
     while (i < accounts.length) {
