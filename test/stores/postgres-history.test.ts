@@ -435,6 +435,10 @@ describe.skipIf(!enabled)('PostgreSQL: big batches go in by binary COPY', () => 
     await db?.drop();
   });
 
+  it('runs its statements with JIT off (the planner cannot size posting lists, and JIT-compiled a 5 ms read)', async () => {
+    expect((await store.pool.query('SHOW jit')).rows[0].jit).toBe('off');
+  });
+
   it('stores every field exactly, at the edges of each type', async () => {
     const ledger = new Ledger(store);
     const U128 = (1n << 128n) - 1n;
