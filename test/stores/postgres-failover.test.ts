@@ -203,7 +203,9 @@ describe.skipIf(!binsPresent)('PostgreSQL failover to a synchronous standby', ()
     const client = async () => {
       while (!killed) {
         const batch: TransferInput[] = [];
-        for (let k = 0; k < 20; k++) {
+        // Some batches big enough for the COPY path on their own (64 rows and up).
+        const size = Math.random() < 0.5 ? 20 : 80;
+        for (let k = 0; k < size; k++) {
           const dr = agents[Math.floor(Math.random() * agents.length)]!;
           const r = Math.random();
           if (r < 0.15 && pendings.length > 0) {
