@@ -160,18 +160,22 @@ class TransferBatch {
   }
 
   #outcome(results: CreateTransferResult[]): TransferOutcome {
-    const transfers: Transfer[] = [];
+    // forEach rather than for…of: no iterator result object per entry.
+    const transfers = new Array<Transfer>(this.#created.size);
     const pendingCreated: PendingCreated[] = [];
-    for (const t of this.#created.values()) {
-      transfers.push(stripPending(t));
+    const createdPending: WorkingTransfer[] = [];
+    let k = 0;
+    this.#created.forEach((t) => {
+      transfers[k++] = stripPending(t);
       if (t.pendingState !== undefined) {
+        createdPending.push(t);
         pendingCreated.push({
           timestamp: t.timestamp,
           id: t.id,
           expiresAt: t.pendingState.expiresAt,
         });
       }
-    }
+    });
     transfers.sort((a, b) => (a.timestamp < b.timestamp ? -1 : 1));
     const pendingResolved: PendingResolved[] = [];
     for (const { transfer, state } of this.#pending.values()) {
@@ -188,7 +192,7 @@ class TransferBatch {
         }
       }
     }
-    for (const t of this.#created.values()) {
+    for (const t of createdPending) {
       const s = t.pendingState;
       if (s !== undefined && s.status !== 'pending' && s.resolvedAt !== null) {
         pendingResolved.push({
@@ -199,10 +203,13 @@ class TransferBatch {
         });
       }
     }
+    const accounts = new Array<Account>(this.#accounts.size);
+    k = 0;
+    this.#accounts.forEach((a) => (accounts[k++] = a));
     return {
       results,
       transfers,
-      accounts: [...this.#accounts.values()],
+      accounts,
       pendingCreated,
       pendingResolved,
     };
