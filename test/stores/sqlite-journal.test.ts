@@ -239,6 +239,65 @@ describe('SQLite balance journal', () => {
     }
   });
 
+  it('a cache too small to hold the accounts reads them back through the journal', async () => {
+    // Three slots for eight accounts: the cache (and the unindexed posting lists kept with
+    // it) is dropped again and again, so accounts are read from their rows plus the
+    // journal, and index runs read the rows back.
+    const path = newPath();
+    const store = await SqliteStore.open({
+      path,
+      accountCacheMax: 3,
+      balanceFoldEvery: 11,
+      historyIndexEvery: 5,
+    });
+    try {
+      let now = T0;
+      const ledger = new Ledger(store, { clock: () => (now += 1000n) });
+      const ids = [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n];
+      expect(await ledger.createAccounts(ids.map((id) => ({ id, ledger: USD, code: 1 })))).toEqual(
+        ids.map(() => 'ok'),
+      );
+      const want = new Map(ids.map((id) => [id, [0, 0, 0, 0, 0]]));
+      let next = 1000n;
+      for (let b = 0; b < 25; b++) {
+        const batch = Array.from({ length: 1 + (b % 4) }, (_v, k) => {
+          const dr = ids[(b + k) % ids.length]!;
+          const cr = ids[(b * 3 + k + 1) % ids.length]!;
+          return { dr, cr, amount: BigInt(1 + b + k) };
+        }).filter((x) => x.dr !== x.cr);
+        const results = await ledger.createTransfers(
+          batch.map((x) => t(next++, x.dr, x.cr, x.amount)),
+        );
+        expect(results).toEqual(batch.map(() => 'ok'));
+        for (const x of batch) {
+          want.get(x.dr)![1]! += Number(x.amount);
+          want.get(x.cr)![3]! += Number(x.amount);
+        }
+        expect((await store.lookupAccounts(ids)).map(balances)).toEqual(
+          ids.map((id) => want.get(id)),
+        );
+      }
+      expect((await store.scanAccounts(0n, 100)).map(balances)).toEqual(
+        ids.map((id) => want.get(id)),
+      );
+      expect(await freshView(path, ids)).toEqual(ids.map((id) => want.get(id)));
+      // History is whole too: every transfer of account 1, from the index and the tail.
+      const page = await ledger.getAccountTransfers({ accountId: 1n, limit: 1000 });
+      const all = store.db
+        .prepare(
+          'SELECT count(*) FROM transfers WHERE debit_account_id = ? OR credit_account_id = ?',
+        )
+        .pluck()
+        .get(u128ToBytes(1n), u128ToBytes(1n));
+      expect(BigInt(page.transfers.length)).toBe(all);
+      expect(
+        Number(store.db.prepare('SELECT count(*) FROM history_stretches').pluck().get()),
+      ).toBeGreaterThan(3);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a batch undone by a duplicate id leaves the journal and the cache right', async () => {
     const path = newPath();
     const store = await SqliteStore.open({ path, balanceFoldEvery: 7, historyIndexEvery: 3 });

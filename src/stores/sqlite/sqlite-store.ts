@@ -39,8 +39,16 @@
  *   since the last run) or, after another connection wrote, from the rows. History reads
  *   walk the stretches that overlap their range, one posting list each, and merge a scan
  *   of the rows written since (`ts > indexed_upto`), in one read transaction;
- * - where the time goes now: the engine, per-transfer allocations (GC), the multi-row
- *   INSERT and the ~8,000 account UPDATEs a batch, each about a tenth to a fifth.
+ * - hot-path memory: per account id a slot (AccountSlot) holds the id's 16 bytes, the
+ *   cached account and its not yet indexed posting list, so a transfer row costs two map
+ *   look-ups and no allocation for its account ids; transfer ids are encoded into reused
+ *   buffers, parameter arrays are reused per statement shape;
+ * - measured with bench/ledger.ts (1M transfers in batches of 8189, 10,000 accounts, this
+ *   2-core machine): 102,768/s before the journal and posting lists (ratio to the plain
+ *   INSERT limit 0.176), 219,506/s after (0.356). Where the time goes now (CPU profile of
+ *   the batch phase): SQLite inserting the rows ~32% (the limit's own work), the engine
+ *   ~15%, GC ~10%, COMMIT (fsync) ~8%, the journal and its folds ~6%, slot look-ups ~5%,
+ *   history index runs ~4%.
  */
 import Database from 'better-sqlite3';
 import { createRequire } from 'node:module';
