@@ -44,7 +44,13 @@ const t = (
 });
 
 function journalRows(store: SqliteStore): number {
-  return Number(store.db.prepare('SELECT count(*) FROM balance_journal').pluck().get());
+  // A fold leaves an empty marker row: count the rows that hold balances.
+  return Number(
+    store.db
+      .prepare('SELECT count(*) FROM balance_journal WHERE length(entries) > 0')
+      .pluck()
+      .get(),
+  );
 }
 
 /** An account's row in the accounts table, as stored (no journal applied). */
@@ -181,6 +187,51 @@ describe('SQLite balance journal', () => {
       for (const id of ids) expect(accountRow(again, id)).toEqual(expected.get(id));
     } finally {
       await again.close();
+    }
+  });
+
+  it("two connections writing in turn, each folding, read each other's journal rows and folds", async () => {
+    const path = newPath();
+    const stores = [
+      await SqliteStore.open({ path, balanceFoldEvery: 7 }),
+      await SqliteStore.open({ path, balanceFoldEvery: 13 }),
+    ];
+    try {
+      let now = T0;
+      const ledgers = stores.map((s) => new Ledger(s, { clock: () => (now += 1000n) }));
+      const ids = [1n, 2n, 3n, 4n, 5n];
+      expect(
+        await ledgers[0]!.createAccounts(ids.map((id) => ({ id, ledger: USD, code: 1 }))),
+      ).toEqual(ids.map(() => 'ok'));
+      const want = new Map(ids.map((id) => [id, [0, 0, 0, 0, 0]]));
+      let next = 100n;
+      let markers = 0;
+      for (let i = 0; i < 60; i++) {
+        // Runs of one to three batches on the same connection, then the other's turn.
+        const who = Math.floor(i / (1 + (i % 3))) % 2;
+        const dr = ids[i % ids.length]!;
+        const cr = ids[(i * 2 + 1) % ids.length]!;
+        if (dr === cr) continue;
+        expect(await ledgers[who]!.createTransfers([t(next++, dr, cr, BigInt(i + 1))])).toEqual([
+          'ok',
+        ]);
+        want.get(dr)![1]! += i + 1;
+        want.get(cr)![3]! += i + 1;
+        if (
+          stores[0]!.db.prepare('SELECT 1 FROM balance_journal WHERE length(entries) = 0').get()
+        ) {
+          markers++;
+        }
+        for (const s of stores) {
+          expect((await s.lookupAccounts(ids)).map(balances)).toEqual(
+            ids.map((id) => want.get(id)),
+          );
+        }
+      }
+      expect(markers).toBeGreaterThan(10);
+      expect(await freshView(path, ids)).toEqual(ids.map((id) => want.get(id)));
+    } finally {
+      for (const s of stores) await s.close();
     }
   });
 

@@ -15,10 +15,11 @@
  *   packed balances of every account it changed (../deferred.ts), instead of updating
  *   each account row in place (which rewrote most pages of the accounts table every big
  *   batch). Whoever reads an account takes the newest journal entry over the row: this
- *   connection keeps the journal in memory (read back whole after another connection
- *   wrote). Once `balanceFoldEvery` entries have gathered, a transaction folds instead:
- *   the newest balances of every journaled account into the accounts table (multi-row
- *   `UPDATE … FROM (VALUES …)`, in account order), and empties the journal;
+ *   connection keeps the journal in memory (after another connection wrote, it reads
+ *   only the rows added since). Once `balanceFoldEvery` entries have gathered, a
+ *   transaction folds instead: the newest balances of every journaled account into the
+ *   accounts table (multi-row `UPDATE … FROM (VALUES …)`, in account order), and empties
+ *   the journal but for an empty marker row that tells other connections it folded;
  * - every hot-path write is `OR ROLLBACK` and there is no savepoint: a failing statement
  *   (a duplicate id, or a broken invariant) undoes the whole transaction, so SQLite keeps
  *   no statement journal and copies no page a second time. A duplicate id then reruns the
@@ -136,8 +137,8 @@ export interface SqliteStoreOptions {
   /**
    * How many balance journal entries (one per account a transaction changed) may gather
    * before a transaction folds them into the accounts table and empties the journal
-   * (schema.ts, migration 5). A reader that finds the journal unknown (another connection
-   * wrote) decodes at most about this many entries. Default 65,536.
+   * (schema.ts, migration 5). A connection that opens the file decodes at most about this
+   * many entries. Default 65,536.
    */
   readonly balanceFoldEvery?: number;
 }
@@ -176,6 +177,11 @@ interface InsertScratch {
 }
 /** What the balance journal holds of an account (an Account is one, so is a BalanceEntry). */
 type Balances = Omit<AccountBalances, 'timestamp'>;
+/** What #writeBalances wrote: a journal row, or a fold (and its marker row), at `seq`. */
+interface BalancesWrite {
+  readonly folded: boolean;
+  readonly seq: bigint;
+}
 
 class UniqueIdCollision extends Error {}
 
@@ -225,6 +231,10 @@ export class SqliteStore implements LedgerStore {
   #journal: Map<bigint, Balances> | null = null;
   /** Entries in the journal's rows, repeats included: the fold is due on this. */
   #journalEntries = 0;
+  /** The highest journal row (seq) #journal has applied. */
+  #journalSeq = 0n;
+  /** Another connection committed: #journal may lack its rows (see #loadJournal). */
+  #journalStale = false;
 
   private constructor(db: Database.Database, options: SqliteStoreOptions) {
     this.db = db;
@@ -368,8 +378,14 @@ export class SqliteStore implements LedgerStore {
         'INSERT OR ROLLBACK INTO history_stretches (upto, after) VALUES (?, ?)',
       ),
       raiseIndexedUpto: db.prepare('UPDATE ledger_clock SET indexed_upto = ? WHERE id = 1'),
-      journalRows: db.prepare('SELECT entries FROM balance_journal ORDER BY seq').pluck(),
+      journalSince: db
+        .prepare('SELECT seq, entries FROM balance_journal WHERE seq > ? ORDER BY seq')
+        .raw(),
+      journalMaxSeq: db.prepare('SELECT coalesce(max(seq), 0) FROM balance_journal').pluck(),
       insertJournal: db.prepare('INSERT OR ROLLBACK INTO balance_journal (entries) VALUES (?)'),
+      insertJournalMarker: db.prepare(
+        "INSERT OR ROLLBACK INTO balance_journal (seq, entries) VALUES (?, x'')",
+      ),
       clearJournal: db.prepare('DELETE FROM balance_journal'),
     };
   }
@@ -539,24 +555,38 @@ export class SqliteStore implements LedgerStore {
     this.#lastTimestamp = -1n;
     this.#unindexed = -1;
     this.#forgetPostings();
-    this.#journal = null;
+    this.#journalStale = true;
     this.#dataVersion = version;
   }
 
   /**
    * The balance journal as of this transaction: per account timestamp, the balances of
-   * the newest entry that holds it (read from the table when not known).
+   * the newest entry that holds it. Read whole the first time; after another connection
+   * wrote, only the rows it added (seq above the last one applied). Journal rows only
+   * ever gain higher seqs, and a fold leaves one empty row (a marker) above the rows it
+   * removed: a marker among the new rows means the journal was folded, so what was held
+   * is dropped and only the rows from the marker on count.
    */
   #loadJournal(): Map<bigint, Balances> {
-    if (this.#journal !== null) return this.#journal;
-    const journal = new Map<bigint, Balances>();
-    let entries = 0;
-    for (const blob of this.#stmt.journalRows.all() as Buffer[]) {
-      for (const e of unpackBalances(blob)) journal.set(e.accountTimestamp, e);
-      entries += blob.length / BALANCE_ENTRY_BYTES;
+    let journal = this.#journal;
+    if (journal !== null && !this.#journalStale) return journal;
+    if (journal === null) {
+      journal = new Map();
+      this.#journalEntries = 0;
+      this.#journalSeq = 0n;
+    }
+    for (const [seq, blob] of this.#stmt.journalSince.all(this.#journalSeq) as [bigint, Buffer][]) {
+      if (blob.length === 0) {
+        journal.clear();
+        this.#journalEntries = 0;
+      } else {
+        for (const e of unpackBalances(blob)) journal.set(e.accountTimestamp, e);
+        this.#journalEntries += blob.length / BALANCE_ENTRY_BYTES;
+      }
+      this.#journalSeq = seq;
     }
     this.#journal = journal;
-    this.#journalEntries = entries;
+    this.#journalStale = false;
     return journal;
   }
 
@@ -564,38 +594,41 @@ export class SqliteStore implements LedgerStore {
    * Persists the balances of the accounts a transaction changed: one journal row, or,
    * when the journal has grown past balanceFoldEvery entries, a fold: every journaled
    * account's newest balances (these included) written to the accounts table, and the
-   * journal emptied. Returns whether it folded. The in-memory journal is brought up to
-   * date after COMMIT (#balancesWritten), so a rollback leaves it right.
+   * journal emptied but for a marker row. The in-memory journal is brought up to date
+   * after COMMIT (#balancesWritten), so a rollback leaves it right.
    */
-  #writeBalances(changed: readonly Account[]): boolean {
-    if (changed.length === 0) return false;
+  #writeBalances(changed: readonly Account[]): BalancesWrite | null {
+    if (changed.length === 0) return null;
     const journal = this.#loadJournal();
     if (this.#journalEntries + changed.length <= this.#balanceFoldEvery) {
       for (const a of changed) assertBalances(a);
-      this.#stmt.insertJournal.run(packAccountBalances(changed));
+      const info = this.#stmt.insertJournal.run(packAccountBalances(changed));
       this.#rowsWritten += (changed.length + 1) >> 1;
-      return false;
+      return { folded: false, seq: BigInt(info.lastInsertRowid) };
     }
     const state = new Map<bigint, Balances>(journal);
     for (const a of changed) state.set(a.timestamp, a);
     const keys = [...state.keys()].sort((x, y) => (x < y ? -1 : 1));
     this.#updateAccountRows(keys, state);
+    const marker = (this.#stmt.journalMaxSeq.get() as bigint) + 1n;
     this.#stmt.clearJournal.run();
+    this.#stmt.insertJournalMarker.run(marker);
     this.#rowsWritten += keys.length;
-    return true;
+    return { folded: true, seq: marker };
   }
 
   /** After COMMIT: the in-memory journal follows what #writeBalances wrote. */
-  #balancesWritten(changed: readonly Account[], folded: boolean): void {
+  #balancesWritten(changed: readonly Account[], write: BalancesWrite | null): void {
     const journal = this.#journal;
-    if (journal === null) return;
-    if (folded) {
+    if (journal === null || write === null) return;
+    if (write.folded) {
       journal.clear();
       this.#journalEntries = 0;
     } else {
       for (const a of changed) journal.set(a.timestamp, a);
       this.#journalEntries += changed.length;
     }
+    this.#journalSeq = write.seq;
   }
 
   /**
