@@ -323,6 +323,56 @@ describe.skipIf(!enabled)('PostgreSQL deferred history and balance journal', () 
     expect(await ledgerViolations(writer.pool)).toEqual([]);
   });
 
+  it('the SQL checks see a wrong balance in the journal or in accounts, and a wrong posting list', async () => {
+    const store = await open({ historyIndexEvery: 10, journalFoldEvery: 1_000_000 });
+    const ledger = new Ledger(store);
+    await ledger.createAccounts([1n, 2n, 3n].map((id) => ({ id, ledger: LEDGER, code: 1 })));
+    const next = workload(5, [1n, 2n, 3n]);
+    for (let b = 0; b < 6; b++) await ledger.createTransfers(next(4));
+    expect(await ledgerViolations(store.pool)).toEqual([]);
+    // Each damage is made in a transaction the checks run inside, then rolled back.
+    const broken = async (sql: string, rule: RegExp) => {
+      const c = await store.pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query(sql);
+        const found = await ledgerViolations(c);
+        expect(
+          found.some((v) => rule.test(v)),
+          found.join('; '),
+        ).toBe(true);
+      } finally {
+        await c.query('ROLLBACK');
+        c.release();
+      }
+    };
+    // One byte of the newest journal row: the debits posted of its first entry.
+    await broken(
+      `UPDATE balance_journal SET balances = set_byte(balances, 23, get_byte(balances, 23) # 1)
+       WHERE version = (SELECT max(version) FROM balance_journal)`,
+      /balances equal the sums/,
+    );
+    // A posting list missing its last timestamp.
+    await broken(
+      `UPDATE account_postings SET debits = substr(debits, 1, length(debits) - 8)
+       WHERE (account_id, upto) = (SELECT account_id, upto FROM account_postings
+         WHERE length(debits) > 0 LIMIT 1)`,
+      /posting lists/,
+    );
+    // After a fold, the accounts row itself.
+    const folder = await open({ schema: `h_${schemas}`, journalRowsMax: 1 });
+    await new Ledger(folder).createTransfers(next(1));
+    await new Ledger(folder).createTransfers(next(1));
+    expect(await journalRows(store)).toBe(1);
+    expect(await ledgerViolations(store.pool)).toEqual([]);
+    await broken(
+      `UPDATE accounts SET credits_posted = credits_posted + 1
+       WHERE ts NOT IN (SELECT ('x' || encode(substr(balances, i * 41 + 1, 8), 'hex'))::bit(64)::bigint
+         FROM balance_journal, generate_series(0, length(balances) / 41 - 1) AS i)`,
+      /balances equal the sums/,
+    );
+  });
+
   it('migrates a version-1 database with history: lists, balances, and later writes', async () => {
     const schema = `h_v1_${randomBytes(3).toString('hex')}`;
     const pg = (await import('pg')).default;
