@@ -24,8 +24,9 @@
  *   4. the transfer rows by binary COPY (64 rows and up; cheaper to build here and to
  *      parse there than text arrays), then one statement for the rest: the batch's one
  *      balance journal row (the balances of every account it changed, deferred.ts
- *      packBalances), INSERT and UPDATE of pending states from `unnest` of arrays, with
- *      counts checked (small batches put their transfer rows in this statement too);
+ *      packAccountBalances), INSERT and UPDATE of pending states from `unnest` of
+ *      arrays, with counts checked (small batches put their transfer rows in this
+ *      statement too);
  *   5. COMMIT.
  * Accounts are not updated per batch: an account's balances are those of the newest
  * journal row holding it, else its row. Every account read (this process's writes when
@@ -81,7 +82,7 @@ import {
   assertBalances,
   stripPendingState,
 } from '../codec.ts';
-import { packBalances, unpackBalances, type BalanceEntry } from '../deferred.ts';
+import { packAccountBalances, unpackBalances, type BalanceEntry } from '../deferred.ts';
 import { runMigrations, type MigrationReport } from '../migrate.ts';
 import { POSTGRES_MIGRATIONS } from './schema.ts';
 
@@ -337,8 +338,13 @@ interface Clock {
   readonly foldedVersion: bigint;
 }
 
+/** An account's balances in a journal row (a decoded entry, or the account itself). */
+type JournalBalances = Pick<
+  BalanceEntry,
+  'debitsPending' | 'debitsPosted' | 'creditsPending' | 'creditsPosted' | 'closed'
+>;
 /** One balance journal row: its entries by account timestamp. */
-type JournalEntries = ReadonlyMap<bigint, BalanceEntry>;
+type JournalEntries = ReadonlyMap<bigint, JournalBalances>;
 interface JournalRow {
   readonly version: bigint;
   readonly blob: Buffer;
@@ -645,22 +651,15 @@ export class PostgresStore implements LedgerStore {
           journal: () => {
             if (version === undefined) throw new Error('invariant: a journal row before begin()');
             if (changed.size === 0) return null;
-            const entries = new Map<bigint, BalanceEntry>();
-            const list: BalanceEntry[] = [];
-            for (const a of changed.values()) {
+            // The accounts themselves are the entries (keyed by their timestamps), and
+            // packAccountBalances writes deferred.ts's journal format straight from them.
+            const list = [...changed.values()];
+            const entries = new Map<bigint, JournalBalances>();
+            for (const a of list) {
               assertBalances(a);
-              const e: BalanceEntry = {
-                accountTimestamp: a.timestamp,
-                debitsPending: a.debitsPending,
-                debitsPosted: a.debitsPosted,
-                creditsPending: a.creditsPending,
-                creditsPosted: a.creditsPosted,
-                closed: a.closed,
-              };
-              entries.set(a.timestamp, e);
-              list.push(e);
+              entries.set(a.timestamp, a);
             }
-            journal = { version, blob: packBalances(list), entries };
+            journal = { version, blob: packAccountBalances(list), entries };
             return journal;
           },
           appended: (t) => {
@@ -817,7 +816,7 @@ export class PostgresStore implements LedgerStore {
       let entries = jb === null ? this.#journalRows.get(jv) : undefined;
       if (entries === undefined) {
         if (jb === null) throw new StaleJournal();
-        const m = new Map<bigint, BalanceEntry>();
+        const m = new Map<bigint, JournalBalances>();
         for (const e of unpackBalances(jb)) m.set(e.accountTimestamp, e);
         entries = m;
         this.#journalRows.set(jv, m);
@@ -1092,14 +1091,14 @@ async function fold(
   upTo: bigint,
   unfolded: bigint,
 ): Promise<void> {
-  const newest = new Map<bigint, BalanceEntry>();
+  const newest = new Map<bigint, JournalBalances>();
   for (const [jv, entries] of live) {
     if (jv > upTo) throw new Error(`invariant: journal row ${jv} is newer than the fold (${upTo})`);
     for (const [ts, e] of entries) newest.set(ts, e); // ascending versions: newest wins
   }
   const e = [...newest.values()];
   const r = await c.query(FOLD, [
-    arr(e, (x) => x.accountTimestamp.toString()),
+    arr([...newest.keys()], (ts) => ts.toString()),
     arr(e, (x) => x.debitsPending.toString()),
     arr(e, (x) => x.debitsPosted.toString()),
     arr(e, (x) => x.creditsPending.toString()),
