@@ -29,8 +29,14 @@ export const CRASH_STORES: Record<string, CrashStoreFactory> = {
       return join(dir, 'crash.sqlite');
     },
     async open(target) {
-      // Index history often, so kills also land during and after the bulk index inserts.
-      return SqliteStore.open({ path: target, synchronous: 'FULL', historyIndexEvery: 50 });
+      // Index history and fold the balance journal often, so kills also land during and
+      // after index runs and folds.
+      return SqliteStore.open({
+        path: target,
+        synchronous: 'FULL',
+        historyIndexEvery: 50,
+        balanceFoldEvery: 4,
+      });
     },
   },
   postgres: {
@@ -56,7 +62,13 @@ export const CRASH_STORES: Record<string, CrashStoreFactory> = {
         if (i > 200) throw new Error(`connections to ${name} did not go away`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      return PostgresStore.open({ connectionString: target, poolMax: 2 });
+      return PostgresStore.open({
+        connectionString: target,
+        poolMax: 2,
+        historyIndexEvery: 50,
+        journalFoldEvery: 50,
+        journalRowsMax: 4,
+      });
     },
     async dispose(target) {
       const name = new URL(target).pathname.slice(1);
