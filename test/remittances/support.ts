@@ -10,6 +10,7 @@ import type { Actor, Agent, AgentInput, CommissionRule, Link } from '../../src/n
 import { createRemitnet, type Remitnet, type RemitnetConfig } from '../../src/remittances/index.ts';
 import { PostgresClient, SqliteClient, type SqlClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
+import { dropTestDatabase } from '../support/stores.ts';
 
 export const OPERATOR: Actor = { kind: 'operator', id: 'op-1' };
 export const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -58,12 +59,7 @@ export async function makeWorld(
     url.pathname = `/${name}`;
     sql = PostgresClient.open(url.toString());
     store = await openPgLedger(url.toString());
-    drop = async () => {
-      const a = new pg.Client({ connectionString: PG_ADMIN });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
-    };
+    drop = () => dropTestDatabase(name);
   } else {
     sql = SqliteClient.open(':memory:');
     store = await SqliteStore.open({ path: ':memory:' });

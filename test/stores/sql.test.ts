@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { dropTestDatabase } from '../support/stores.ts';
 import {
   migrateComponent,
   PostgresClient,
@@ -51,12 +52,7 @@ if (await postgresReachable()) {
 const opened: SqlClient[] = [];
 afterAll(async () => {
   await Promise.all(opened.map((c) => c.close()));
-  if (dropDatabases.length > 0) {
-    const admin = new pg.Client({ connectionString: PG_ADMIN });
-    await admin.connect();
-    for (const d of dropDatabases) await admin.query(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`);
-    await admin.end();
-  }
+  for (const d of dropDatabases) await dropTestDatabase(d);
 });
 
 describe.each(clients)('SqlClient on %s', (_name, open) => {

@@ -76,6 +76,27 @@ export async function withAdmin<T>(fn: (c: pg.Client) => Promise<T>, timeout_ms 
   }
 }
 
+/**
+ * Drops a test database once its clients have gone. A pool's end() can resolve while a
+ * client's backend is still closing; DROP … WITH (FORCE) would then terminate it, and the
+ * client, no longer listened to, reports the FATAL as an unhandled error. So wait (up to
+ * 5 s) for the server to show no client backends on it, then drop (forcing any left).
+ */
+export async function dropTestDatabase(name: string): Promise<void> {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`not a test database name: ${name}`);
+  await withAdmin(async (c) => {
+    for (let i = 0; i < 100; i++) {
+      const r = await c.query(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND backend_type = 'client backend'",
+        [name],
+      );
+      if ((r.rows[0] as { n: number }).n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  });
+}
+
 /** Creates an empty database on the test server and returns its URL and a drop function. */
 export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `remitnet_test_${randomBytes(6).toString('hex')}`;
@@ -83,7 +104,7 @@ export async function createTestDatabase(): Promise<{ url: string; drop: () => P
   return {
     url: databaseUrl(testDatabaseUrl(), name),
     drop: async () => {
-      await withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await dropTestDatabase(name);
     },
   };
 }
