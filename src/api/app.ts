@@ -38,11 +38,6 @@ export interface AppServices {
   readonly plugins?: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void>;
   /** Readiness checks besides the ledger and SQL stores. */
   readonly readiness?: () => Promise<void>;
-  /**
-   * Resolves once every commit made so far is durable (the runtime's WAL sync on SQLite).
-   * Every answer awaits it before it is sent, so none shows a change a power loss could undo.
-   */
-  readonly durable?: () => Promise<void>;
 }
 
 export interface AppOptions {
@@ -279,7 +274,6 @@ export async function buildApp(
     }
   });
 
-  const durable = services.durable;
   app.addHook('onSend', async (request, reply, payload) => {
     const finish = request.idempotencyFinish;
     if (finish !== null) {
@@ -295,7 +289,6 @@ export async function buildApp(
           : null,
       );
     }
-    if (durable !== undefined) await durable();
     return payload;
   });
 

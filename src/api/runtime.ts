@@ -27,11 +27,6 @@ export interface Runtime {
   readonly metrics: ApiMetrics;
   /** The network and remittance services. */
   readonly remitnet: Remitnet;
-  /**
-   * Resolves once every commit made so far is durable: at once unless the SQLite fsync runs
-   * off the event loop (wal-sync.ts). Answers that show data await it (api/app.ts).
-   */
-  durable(): Promise<void>;
   /** Finishes queued ledger batches, then closes the SQL client and the store. */
   close(): Promise<void>;
 }
@@ -62,8 +57,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   );
   let store: LedgerStore = opened;
   let sql: SqlClient;
-  let walSync: WalSync | undefined;
   if (opened instanceof SqliteStore) {
+    let walSync: WalSync | undefined;
     if (opened.synchronous === 'NORMAL' && offloadSync) {
       try {
         walSync = WalSync.forDatabase(opened.db.name);
@@ -126,7 +121,6 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     sql,
     metrics,
     remitnet,
-    durable: walSync === undefined ? async () => {} : () => walSync.durable(),
     async close() {
       if (closed) return;
       closed = true;

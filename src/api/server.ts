@@ -37,7 +37,6 @@ export async function serve(runtime: Runtime, options: ServeOptions): Promise<Ru
     {
       ledger: runtime.ledger,
       sql: runtime.sql,
-      durable: runtime.durable,
       ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
       ...(options.accountOwner === undefined ? {} : { accountOwner: options.accountOwner }),
       ...(options.readiness === undefined ? {} : { readiness: options.readiness }),

@@ -62,7 +62,7 @@ export class SqliteClient implements SqlClient {
 
   /**
    * `walSync`: the connection runs synchronous=NORMAL and its COMMITs are made durable off
-   * the event loop (wal-sync.ts): a transaction or a write resolves once it is durable.
+   * the event loop (wal-sync.ts); every answer, read or write, waits for it.
    */
   constructor(db: Database.Database, ownsDb = false, walSync?: WalSync) {
     this.db = db;
@@ -94,13 +94,13 @@ export class SqliteClient implements SqlClient {
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
     const rows = this.queryNow<T>(sql, params);
-    if (!this.prepare(sql).reader) await this.#autocommitted();
+    await this.#answered(!this.prepare(sql).reader);
     return rows;
   }
 
   async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
     const changes = this.executeNow(sql, params);
-    await this.#autocommitted();
+    await this.#answered(true);
     return changes;
   }
 
@@ -118,15 +118,11 @@ export class SqliteClient implements SqlClient {
     return this.prepare(sql).run(bindings(params)).changes;
   }
 
-  /**
-   * A write outside a transaction autocommits: it resolves once durable. (Reads do not
-   * wait here: an answer built from them waits for the runtime's durable() before it is
-   * sent, once, rather than each read waiting for a sync.)
-   */
-  async #autocommitted(): Promise<void> {
+  /** Outside a transaction a write autocommits; either way, answer only what is durable. */
+  async #answered(wrote: boolean): Promise<void> {
     const sync = this.#walSync;
-    if (sync === undefined || this.db.inTransaction) return;
-    sync.committed();
+    if (sync === undefined) return;
+    if (wrote && !this.db.inTransaction) sync.committed();
     await sync.durable();
   }
 

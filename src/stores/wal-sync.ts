@@ -16,9 +16,9 @@
  * other requests, and one fdatasync covers every commit made before it started (group
  * commit across the ledger and the domain, which share the connection).
  *
- * Reads do not wait one by one: whatever answers a caller (the API's onSend hook, through
- * the runtime's durable()) awaits durable() once before the answer leaves, so no answer can
- * show a change that a power loss would undo.
+ * Reads go through the same gate (see durableStore and SqliteClient): a caller is never
+ * shown a committed change before it is durable, so no answer can depend on a change that
+ * a power loss would undo.
  *
  * An fsync error leaves the state of the log unknown (the kernel may have dropped the dirty
  * pages: PostgreSQL's "fsyncgate"), so it is not retried: every waiting and later caller
@@ -125,13 +125,15 @@ export class WalSync {
 }
 
 /**
- * A ledger store on a synchronous=NORMAL connection whose writes wait for WalSync: each
- * resolves only after its COMMIT is durable, so the store's contract ("durably, before the
- * promise resolves") holds again for its callers. Reads answer at once (see above).
+ * A ledger store on a synchronous=NORMAL connection whose answers wait for WalSync: a write
+ * resolves only after its COMMIT is durable, a read only after every commit it could have
+ * seen is. The store's own contract ("durably, before the promise resolves") then holds
+ * again for its callers.
  */
 export function durableStore(store: LedgerStore, sync: WalSync): LedgerStore {
-  const written = async <T>(value: T): Promise<T> => {
-    sync.committed();
+  const gate = async <T>(write: boolean, run: () => Promise<T>): Promise<T> => {
+    const value = await run();
+    if (write) sync.committed();
     await sync.durable();
     return value;
   };
@@ -139,16 +141,16 @@ export function durableStore(store: LedgerStore, sync: WalSync): LedgerStore {
     get kind() {
       return store.kind;
     },
-    createAccounts: (events, now) => store.createAccounts(events, now).then(written),
-    createTransfers: (events, now) => store.createTransfers(events, now).then(written),
-    expirePending: (now) => store.expirePending(now).then(written),
-    nextExpiry: () => store.nextExpiry(),
-    lookupAccounts: (ids) => store.lookupAccounts(ids),
-    lookupTransfers: (ids) => store.lookupTransfers(ids),
-    lookupPending: (ids) => store.lookupPending(ids),
-    getAccountTransfers: (filter) => store.getAccountTransfers(filter),
-    getAccountBalanceAt: (id, ts) => store.getAccountBalanceAt(id, ts),
-    scanAccounts: (after, limit) => store.scanAccounts(after, limit),
+    createAccounts: (events, now) => gate(true, () => store.createAccounts(events, now)),
+    createTransfers: (events, now) => gate(true, () => store.createTransfers(events, now)),
+    expirePending: (now) => gate(true, () => store.expirePending(now)),
+    nextExpiry: () => gate(false, () => store.nextExpiry()),
+    lookupAccounts: (ids) => gate(false, () => store.lookupAccounts(ids)),
+    lookupTransfers: (ids) => gate(false, () => store.lookupTransfers(ids)),
+    lookupPending: (ids) => gate(false, () => store.lookupPending(ids)),
+    getAccountTransfers: (filter) => gate(false, () => store.getAccountTransfers(filter)),
+    getAccountBalanceAt: (id, ts) => gate(false, () => store.getAccountBalanceAt(id, ts)),
+    scanAccounts: (after, limit) => gate(false, () => store.scanAccounts(after, limit)),
     close: async () => {
       try {
         await sync.durable();

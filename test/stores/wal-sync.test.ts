@@ -16,7 +16,6 @@ import { Ledger } from '../../src/ledger/ledger.ts';
 import { SqliteClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import { durableStore, WalSync } from '../../src/stores/wal-sync.ts';
-import { testApi } from '../api/support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'remitnet-walsync-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,7 +94,7 @@ describe('WalSync', () => {
 });
 
 describe('SqliteClient with a WalSync', () => {
-  it('holds transaction answers until the sync completes; reads answer at once', async () => {
+  it('holds transaction answers and reads of committed data until the sync completes', async () => {
     const db = new Database(join(dir, 'client.db'));
     db.defaultSafeIntegers(true);
     db.pragma('journal_mode = WAL');
@@ -108,14 +107,13 @@ describe('SqliteClient with a WalSync', () => {
     await turns();
     expect(db.prepare('SELECT count(*) FROM t').pluck().get()).toBe(1n); // committed...
     expect(tx.settled).toBe(false); // ...but not answered
-    // Reads do not wait one by one: the answer built from them waits (the API's onSend).
     const read = tracked(client.query('SELECT v FROM t'));
     await turns();
-    expect(read.settled).toBe(true);
+    expect(read.settled).toBe(false);
     expect(m.calls.length).toBe(1);
     m.finish(0);
     await turns();
-    expect(tx.settled).toBe(true);
+    expect([tx.settled, read.settled]).toEqual([true, true]);
 
     // An autocommit write outside a transaction is a commit of its own.
     const write = tracked(client.execute('INSERT INTO t (v) VALUES (2)'));
@@ -163,26 +161,6 @@ describe('durableStore', () => {
       await turns();
     }
     await ledger.close();
-  });
-});
-
-describe('the API', () => {
-  it('sends no answer before the durability gate opens', async () => {
-    let open!: () => void;
-    let gate = new Promise<void>((r) => (open = r));
-    const api = await testApi({ durable: () => gate });
-    try {
-      const answer = tracked(api.call('operator', 'GET', '/v1/agents'));
-      const refused = tracked(api.call(null, 'GET', '/v1/agents'));
-      await turns(20);
-      expect([answer.settled, refused.settled]).toEqual([false, false]);
-      open();
-      await turns(20);
-      expect([answer.settled, refused.settled]).toEqual([true, true]);
-      gate = Promise.resolve();
-    } finally {
-      await api.close();
-    }
   });
 });
 
