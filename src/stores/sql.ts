@@ -118,11 +118,16 @@ export class SqliteClient implements SqlClient {
     return this.prepare(sql).run(bindings(params)).changes;
   }
 
-  /** Outside a transaction a write autocommits; either way, answer only what is durable. */
+  /**
+   * Outside a transaction a write autocommits; either way, answer only what is durable.
+   * Inside an open transaction (a caller that used the client, not its tx handle) nothing
+   * waits: awaiting a sync there would let other work onto the connection mid-transaction,
+   * and the transaction's own COMMIT waits for it anyway.
+   */
   async #answered(wrote: boolean): Promise<void> {
     const sync = this.#walSync;
-    if (sync === undefined) return;
-    if (wrote && !this.db.inTransaction) sync.committed();
+    if (sync === undefined || this.db.inTransaction) return;
+    if (wrote) sync.committed();
     await sync.durable();
   }
 

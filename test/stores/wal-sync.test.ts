@@ -126,6 +126,35 @@ describe('SqliteClient with a WalSync', () => {
   });
 });
 
+describe('SqliteClient with a WalSync, misused', () => {
+  it('does not wait for a sync inside an open transaction (its COMMIT waits instead)', async () => {
+    const db = new Database(join(dir, 'inside.db'));
+    db.defaultSafeIntegers(true);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const m = manualSync();
+    const client = new SqliteClient(db, true, m.sync);
+    db.exec('CREATE TABLE t (v INTEGER)');
+    m.sync.committed(); // a sync is due, as under load
+    const tx = tracked(
+      client.transaction(async (t) => {
+        await t.execute('INSERT INTO t (v) VALUES (1)');
+        // The outer client, not the tx handle: must not yield the connection to a sync wait.
+        return client.query<{ n: bigint }>('SELECT count(*) AS n FROM t');
+      }),
+    );
+    await turns();
+    expect(db.inTransaction).toBe(false); // committed, not stuck waiting mid-transaction
+    expect(tx.settled).toBe(false); // the answer still waits for the sync
+    while (m.sync.pending) {
+      m.finish(m.calls.length - 1);
+      await turns();
+    }
+    expect(tx.settled).toBe(true);
+    await client.close();
+  });
+});
+
 describe('durableStore', () => {
   it('resolves a transfer batch only after its commit is synced', async () => {
     const store = await SqliteStore.open({ path: join(dir, 'ledger.db'), synchronous: 'NORMAL' });
