@@ -49,17 +49,18 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   const metrics = createApiMetrics();
   // FULL durability on a file is kept with the fsync off the event loop (wal-sync.ts): the
   // connection runs NORMAL and every answer waits for a WAL fdatasync that covers it.
-  const offloadSync = config.databaseUrl === undefined && config.sqliteSynchronous === 'FULL';
+  const offloadSync =
+    config.databaseUrl === undefined &&
+    config.sqliteSynchronous === 'FULL' &&
+    config.sqlitePath !== ':memory:';
   const opened = await openLedgerStore(
-    offloadSync && config.sqlitePath !== ':memory:'
-      ? { ...config, sqliteSynchronous: 'NORMAL' }
-      : config,
+    offloadSync ? { ...config, sqliteSynchronous: 'NORMAL' } : config,
   );
   let store: LedgerStore = opened;
   let sql: SqlClient;
   if (opened instanceof SqliteStore) {
     let walSync: WalSync | undefined;
-    if (opened.synchronous === 'NORMAL' && offloadSync) {
+    if (offloadSync) {
       try {
         walSync = WalSync.forDatabase(opened.db.name);
       } catch (error) {

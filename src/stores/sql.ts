@@ -94,7 +94,7 @@ export class SqliteClient implements SqlClient {
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
     const rows = this.queryNow<T>(sql, params);
-    await this.#answered(!this.prepare(sql).reader);
+    if (this.#walSync !== undefined) await this.#answered(!this.prepare(sql).reader);
     return rows;
   }
 

@@ -1452,16 +1452,12 @@ function appendPostings(buffer: PostingBuffer, transfers: readonly Transfer[]): 
  * debit and credit timestamps, 8 bytes each, ascending (deferred.ts packTimestamps).
  */
 function postingCopyData(buffer: PostingBuffer, upto: bigint): Buffer {
-  let size = COPY_SIGNATURE.length + 8 + 2;
+  let tupleBytes = 0;
   for (const l of buffer.lists.values()) {
-    size += 2 + 5 * 4 + 16 + 8 + 8 + 8 * (l.debits.length + l.credits.length);
+    tupleBytes += 2 + 5 * 4 + 16 + 8 + 8 + 8 * (l.debits.length + l.credits.length);
   }
-  const b = Buffer.allocUnsafe(size);
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let o = COPY_SIGNATURE.copy(b, 0);
-  v.setInt32(o, 0);
-  v.setInt32(o + 4, 0);
-  o += 8;
+  const { b, v, start } = copyStart(tupleBytes);
+  let o = start;
   const list = (ts: readonly bigint[]) => {
     v.setInt32(o, ts.length * 8);
     o += 4;
@@ -1488,10 +1484,7 @@ function postingCopyData(buffer: PostingBuffer, upto: bigint): Buffer {
     list(l.debits);
     list(l.credits);
   }
-  v.setInt16(o, -1);
-  o += 2;
-  if (o !== size) throw new Error(`invariant: COPY data of ${o} bytes, ${size} planned`);
-  return b;
+  return copyEnd(b, v, o);
 }
 
 const COPY_MIN_ROWS = 64;
@@ -1499,22 +1492,37 @@ const COPY_TRANSFERS = `COPY transfers (ts, id, debit_account_id, credit_account
   pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags)
   FROM STDIN (FORMAT binary)`;
 const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+
+/** A buffer for COPY's binary format: the header written, room for `tupleBytes` of tuples. */
+function copyStart(tupleBytes: number): { b: Buffer; v: DataView; start: number } {
+  const b = Buffer.allocUnsafe(COPY_SIGNATURE.length + 8 + tupleBytes + 2);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const o = COPY_SIGNATURE.copy(b, 0);
+  v.setInt32(o, 0); // flags
+  v.setInt32(o + 4, 0); // header extension length
+  return { b, v, start: o + 8 };
+}
+
+/** Writes the trailer after the tuples ending at `o`; the tuples must have filled the room. */
+function copyEnd(b: Buffer, v: DataView, o: number): Buffer {
+  if (o + 2 !== b.length) {
+    throw new Error(`invariant: COPY data of ${o + 2} bytes, ${b.length} planned`);
+  }
+  v.setInt16(o, -1);
+  return b;
+}
 const U64 = (1n << 64n) - 1n;
 
 /** The transfer rows in COPY's binary format (header, one tuple per row, trailer). */
 function transferCopyData(rows: readonly Transfer[]): Buffer {
-  let size = COPY_SIGNATURE.length + 8 + 2;
+  let tupleBytes = 0;
   for (const t of rows) {
-    size += 2 + 13 * 4 + 8 + 16 * 3 + 8 * 5 + 4 * 2;
-    if (t.pendingId !== 0n) size += 16;
-    if (t.userData128 !== 0n) size += 16;
+    tupleBytes += 2 + 13 * 4 + 8 + 16 * 3 + 8 * 5 + 4 * 2;
+    if (t.pendingId !== 0n) tupleBytes += 16;
+    if (t.userData128 !== 0n) tupleBytes += 16;
   }
-  const b = Buffer.allocUnsafe(size);
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  let o = COPY_SIGNATURE.copy(b, 0);
-  v.setInt32(o, 0); // flags
-  v.setInt32(o + 4, 0); // header extension length
-  o += 8;
+  const { b, v, start } = copyStart(tupleBytes);
+  let o = start;
   const int8 = (x: bigint) => {
     v.setInt32(o, 8);
     v.setBigInt64(o + 4, x);
@@ -1554,10 +1562,7 @@ function transferCopyData(rows: readonly Transfer[]): Buffer {
     int4(t.code);
     int4(t.flags);
   }
-  v.setInt16(o, -1);
-  o += 2;
-  if (o !== size) throw new Error(`invariant: COPY data of ${o} bytes, ${size} planned`);
-  return b;
+  return copyEnd(b, v, o);
 }
 
 /**
