@@ -38,6 +38,11 @@ export interface AppServices {
   readonly plugins?: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void>;
   /** Readiness checks besides the ledger and SQL stores. */
   readonly readiness?: () => Promise<void>;
+  /**
+   * A failure only a restart clears (the SQLite log's fsync failed or hung: wal-sync.ts),
+   * if one happened. /healthz then answers 503, so a supervisor restarts the process.
+   */
+  readonly failure?: () => Error | undefined;
 }
 
 export interface AppOptions {
@@ -62,6 +67,7 @@ export interface ApiContext {
   /** False once shutdown began: /readyz answers 503 so balancers stop sending. */
   ready: boolean;
   readonly readiness: () => Promise<void>;
+  readonly failure: () => Error | undefined;
 }
 
 declare module 'fastify' {
@@ -142,6 +148,7 @@ export async function buildApp(
     accountOwner: services.accountOwner ?? (async () => null),
     ready: true,
     readiness: services.readiness ?? (async () => {}),
+    failure: services.failure ?? (() => undefined),
   };
   app.decorate('remitnet', ctx);
 

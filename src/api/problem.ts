@@ -7,7 +7,7 @@
  * people. Never: a stack trace, an internal message of an unknown error, or a secret in a
  * response. Unknown errors become 500 `internal_error` with the request id to quote.
  */
-import { LedgerError, type LedgerErrorCode } from '../ledger/results.ts';
+import { LEDGER_ERRORS, LedgerError, type LedgerErrorCode } from '../ledger/results.ts';
 import { MoneyError } from '../money/index.ts';
 
 /** The API's own codes: status and a default sentence. Clients switch on the code. */
@@ -34,6 +34,7 @@ export const API_ERRORS = {
   unprocessable: { status: 422, title: 'The request cannot be carried out' },
   expired: { status: 410, title: 'The resource has expired' },
   not_ready: { status: 503, title: 'The service is not ready' },
+  restart_required: { status: 503, title: 'The process must be restarted' },
   internal_error: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
@@ -69,6 +70,7 @@ const LEDGER_STATUS: Record<LedgerErrorCode, number> = {
   batch_too_large: 400,
   event_malformed: 400,
   store_unavailable: 503,
+  commit_unconfirmed: 503,
   store_schema_newer: 503,
   cursor_invalid: 400,
   limit_invalid: 400,
@@ -138,7 +140,12 @@ export function toProblem(error: unknown, requestId: string, instance?: string):
   if (error instanceof LedgerError) {
     const status = LEDGER_STATUS[error.code] ?? 400;
     // store errors may carry internal detail (paths, driver messages): say only the sentence.
-    const detail = status >= 500 ? 'the ledger store cannot be used right now' : error.message;
+    const detail =
+      error.code === 'commit_unconfirmed'
+        ? LEDGER_ERRORS.commit_unconfirmed
+        : status >= 500
+          ? 'the ledger store cannot be used right now'
+          : error.message;
     return base(status, error.code, detail);
   }
   const domain = domainError(error);

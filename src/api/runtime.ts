@@ -27,6 +27,8 @@ export interface Runtime {
   readonly metrics: ApiMetrics;
   /** The network and remittance services. */
   readonly remitnet: Remitnet;
+  /** A failure only a restart clears (a failed or hung fsync of the SQLite log), if any. */
+  failure(): Error | undefined;
   /** Finishes queued ledger batches, then closes the SQL client and the store. */
   close(): Promise<void>;
 }
@@ -58,8 +60,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   );
   let store: LedgerStore = opened;
   let sql: SqlClient;
+  let walSync: WalSync | undefined;
   if (opened instanceof SqliteStore) {
-    let walSync: WalSync | undefined;
     if (offloadSync) {
       try {
         walSync = WalSync.forDatabase(opened.db.name);
@@ -122,6 +124,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     sql,
     metrics,
     remitnet,
+    failure: () => walSync?.failure,
     async close() {
       if (closed) return;
       closed = true;

@@ -40,6 +40,7 @@ export async function serve(runtime: Runtime, options: ServeOptions): Promise<Ru
       ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
       ...(options.accountOwner === undefined ? {} : { accountOwner: options.accountOwner }),
       ...(options.readiness === undefined ? {} : { readiness: options.readiness }),
+      failure: () => runtime.failure(),
     },
     { logger: options.logger, metrics: runtime.metrics },
   );

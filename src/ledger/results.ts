@@ -119,11 +119,17 @@ export function isApplied(result: CreateAccountResult | CreateTransferResult): b
   return result === 'ok' || result === 'exists';
 }
 
-/** Errors that refuse a whole request (as opposed to one event's result). Nothing is applied. */
+/**
+ * Errors that refuse a whole request (as opposed to one event's result). Nothing is applied,
+ * except after commit_unconfirmed: the change was written but its durability could not be
+ * confirmed, so whether it survived is unknown until the store is opened again.
+ */
 export const LEDGER_ERRORS = {
   batch_too_large: 'a batch holds at most 8189 events; split it',
   event_malformed: 'an event has a field of the wrong type or out of range',
   store_unavailable: 'the ledger store cannot be reached',
+  commit_unconfirmed:
+    'the store could not confirm that changes are durable (its disk failed or stopped answering), so whether this one took effect is unknown; retry it with the same Idempotency-Key once the service is back',
   store_schema_newer: 'the database was written by a newer remitnet; upgrade remitnet',
   cursor_invalid: 'the cursor is not one this ledger handed out; start again without it',
   limit_invalid: 'limit must be a whole number from 1 to 8189',

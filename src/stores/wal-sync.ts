@@ -23,11 +23,26 @@
  * An fsync error leaves the state of the log unknown (the kernel may have dropped the dirty
  * pages: PostgreSQL's "fsyncgate"), so it is not retried: every waiting and later caller
  * is refused with the error, and the process must restart and recover from the database.
+ *
+ * An fsync that does not finish is treated the same way, after a deadline (`deadline_ms`,
+ * default 30 s): a disk that stopped answering would otherwise hold every request forever,
+ * each one a hung client that cannot tell whether its change happened. Past the deadline
+ * the outcome of the waiting commits is unknown, so they are refused (their clients retry
+ * with the same Idempotency-Key against a restarted process, which recovers what reached
+ * the disk), /readyz fails, and a late completion of that fsync changes nothing.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
+import { LedgerError } from '../ledger/results.ts';
 import type { LedgerStore } from '../ledger/store.ts';
 
 export type SyncFn = (done: (error: Error | null) => void) => void;
+
+export interface WalSyncOptions {
+  /** Longest an fsync may run before the log counts as failed (default 30,000 ms). */
+  readonly deadline_ms?: number;
+}
+
+const DEFAULT_DEADLINE_MS = 30_000;
 
 interface Waiter {
   readonly upto: number;
@@ -40,27 +55,31 @@ const DONE = Promise.resolve();
 export class WalSync {
   readonly #sync: SyncFn;
   readonly #close: () => void;
+  readonly #deadline_ms: number;
   /** COMMITs reported so far, and how many of them a completed sync covers. */
   #commits = 0;
   #durable = 0;
   #running = false;
-  #failed: Error | undefined;
+  #failed: LedgerError | undefined;
   #waiters: Waiter[] = [];
   /** How many syncs ran: for metrics and tests (commits / syncs = the grouping). */
   syncs = 0;
 
-  constructor(sync: SyncFn, close: () => void = () => {}) {
+  constructor(sync: SyncFn, close: () => void = () => {}, options: WalSyncOptions = {}) {
     this.#sync = sync;
     this.#close = close;
+    this.#deadline_ms = options.deadline_ms ?? DEFAULT_DEADLINE_MS;
+    if (!(this.#deadline_ms > 0)) throw new RangeError('deadline_ms must be above zero');
   }
 
   /** Syncs the write-ahead log of the SQLite database at `databasePath` (it must exist). */
-  static forDatabase(databasePath: string): WalSync {
+  static forDatabase(databasePath: string, options: WalSyncOptions = {}): WalSync {
     // Read-only is enough: fdatasync flushes the file's pages whichever descriptor asks.
     const fd = openSync(`${databasePath}-wal`, 'r');
     return new WalSync(
       (done) => fdatasync(fd, (error) => done(error)),
       () => closeSync(fd),
+      options,
     );
   }
 
@@ -90,21 +109,38 @@ export class WalSync {
     return this.#durable < this.#commits;
   }
 
+  /** Why the log counts as failed (an fsync error or one past its deadline), if it does. */
+  get failure(): LedgerError | undefined {
+    return this.#failed;
+  }
+
   #start(): void {
     if (this.#running || this.#failed !== undefined) return;
     this.#running = true;
     this.syncs++;
     // Everything reported before this point was written before the sync starts.
     const upto = this.#commits;
+    const overdue = setTimeout(() => {
+      this.#fail(
+        new LedgerError(
+          'commit_unconfirmed',
+          `fsync of the SQLite write-ahead log did not finish within ${this.#deadline_ms} ms`,
+        ),
+      );
+    }, this.#deadline_ms);
+    overdue.unref();
     this.#sync((error) => {
+      clearTimeout(overdue);
       this.#running = false;
+      if (this.#failed !== undefined) return; // past its deadline: the outcome stays unknown
       if (error !== null) {
-        this.#failed = new Error(`fsync of the SQLite write-ahead log failed: ${error.message}`, {
-          cause: error,
-        });
-        const waiters = this.#waiters;
-        this.#waiters = [];
-        for (const w of waiters) w.reject(this.#failed);
+        this.#fail(
+          new LedgerError(
+            'commit_unconfirmed',
+            `fsync of the SQLite write-ahead log failed: ${error.message}`,
+            { cause: error },
+          ),
+        );
         return;
       }
       this.#durable = upto;
@@ -116,6 +152,14 @@ export class WalSync {
       this.#waiters = waiting;
       if (waiting.length > 0) this.#start();
     });
+  }
+
+  /** From now on every waiting and later caller is refused with `error`. */
+  #fail(error: LedgerError): void {
+    this.#failed = error;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.reject(error);
   }
 
   /** Releases the file (await durable() first to keep what is outstanding). */

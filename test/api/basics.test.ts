@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountFlags, newId, TransferFlags } from '../../src/ledger/index.ts';
 import { currency } from '../../src/money/index.ts';
 import { idToHex } from '../../src/ledger/ids.ts';
+import { READY_DEADLINE_MS } from '../../src/api/routes/ops.ts';
 import { testApi, type TestApi } from './support.ts';
 
 let t: TestApi;
@@ -44,6 +45,29 @@ describe('operations', () => {
     expect(m.statusCode).toBe(200);
     expect(m.headers['content-type']).toMatch(/^text\/plain/);
     expect(m.body).toContain('remitnet_http_requests_total{');
+  });
+
+  it('answers /readyz 503 when a store does not answer within its deadline', async () => {
+    const hung = await testApi({ readiness: () => new Promise<void>(() => {}) });
+    try {
+      const started = Date.now();
+      const r = await hung.call(null, 'GET', '/readyz');
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toMatchObject({
+        code: 'not_ready',
+        detail: `a store did not answer within ${READY_DEADLINE_MS} ms`,
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(READY_DEADLINE_MS - 50);
+      const failing = await testApi({ readiness: () => Promise.reject(new Error('down')) });
+      try {
+        const f = await failing.call(null, 'GET', '/readyz');
+        expect(f.json()).toMatchObject({ code: 'not_ready', detail: 'a store cannot be reached' });
+      } finally {
+        await failing.close();
+      }
+    } finally {
+      await hung.close();
+    }
   });
 
   it('serves an OpenAPI 3.1 document and docs', async () => {

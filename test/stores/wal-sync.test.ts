@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
+import { buildApp } from '../../src/api/app.ts';
+import { migrateApi } from '../../src/api/keys.ts';
 import { openRuntime } from '../../src/api/runtime.ts';
-import { newId } from '../../src/ledger/index.ts';
+import { LedgerError, newId } from '../../src/ledger/index.ts';
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { SqliteClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
@@ -37,6 +39,8 @@ function manualSync() {
 const turns = async (n = 5) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
+
+const sleep_ms = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function tracked<T>(p: Promise<T>) {
   const state: { settled: boolean; error?: unknown } = { settled: false };
@@ -90,6 +94,98 @@ describe('WalSync', () => {
     m.sync.committed();
     await expect(m.sync.durable()).rejects.toThrow(/EIO/);
     expect(m.calls.length).toBe(1); // never retried
+  });
+});
+
+describe('an fsync past its deadline', () => {
+  it('refuses the waiting callers and every later one; a late completion changes nothing', async () => {
+    const calls: Array<(error: Error | null) => void> = [];
+    const sync = new WalSync((done) => calls.push(done), undefined, { deadline_ms: 40 });
+    sync.committed();
+    const a = tracked(sync.durable());
+    await sleep_ms(10);
+    expect(a.settled).toBe(false); // still within the deadline
+    await sleep_ms(80);
+    expect(a.error).toBeInstanceOf(LedgerError);
+    expect((a.error as LedgerError).code).toBe('commit_unconfirmed');
+    expect(String(a.error)).toMatch(/did not finish within 40 ms/);
+    expect(sync.failure).toBe(a.error);
+
+    calls[0]!(null); // the disk answers at last: too late, the outcome stayed unknown
+    await turns();
+    await expect(sync.durable()).rejects.toThrow(/did not finish within 40 ms/);
+    sync.committed();
+    await expect(sync.durable()).rejects.toThrow(/did not finish/);
+    expect(calls.length).toBe(1); // never retried
+    expect(sync.pending).toBe(true);
+  });
+
+  it('a sync that finishes in time leaves no timer behind and no failure', async () => {
+    const sync = new WalSync((done) => setTimeout(() => done(null), 5), undefined, {
+      deadline_ms: 30,
+    });
+    for (let i = 0; i < 5; i++) {
+      sync.committed();
+      await sync.durable();
+    }
+    await sleep_ms(60); // past every deadline: none fires, since each sync finished
+    expect(sync.failure).toBeUndefined();
+    sync.committed();
+    await sync.durable();
+  });
+
+  it('through the API: writes and reads answer 503 commit_unconfirmed, /readyz and /healthz fail', async () => {
+    const path = join(dir, 'hang.db');
+    const store = await SqliteStore.open({ path, synchronous: 'NORMAL', checkpoint: 'inline' });
+    let hang = false;
+    const sync = new WalSync(
+      (done) => (hang ? undefined : setImmediate(() => done(null))),
+      undefined,
+      {
+        deadline_ms: 100,
+      },
+    );
+    const sql = new SqliteClient(store.db, false, sync);
+    const ledger = new Ledger(durableStore(store, sync));
+    await migrateApi(sql);
+    const app = await buildApp({ ledger, sql, failure: () => sync.failure }, { logger: false });
+    try {
+      const { key } = await app.remitnet.keys.create({
+        role: 'operator',
+        agentId: null,
+        label: 'ops',
+      });
+      const auth = { authorization: `Bearer ${key}` };
+      const ready = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(200);
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+
+      hang = true; // the disk stops answering
+      const write = await app.inject({
+        method: 'POST',
+        url: '/v1/keys',
+        headers: { ...auth, 'idempotency-key': 'k-1' },
+        payload: { role: 'auditor', label: 'audit' },
+      });
+      expect(write.statusCode).toBe(503);
+      expect(write.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(write.json()).toMatchObject({ code: 'commit_unconfirmed', status: 503 });
+      expect(write.json().detail).toMatch(
+        /whether this one took effect is unknown.*same Idempotency-Key/,
+      );
+      expect(write.body).not.toMatch(/fsync|write-ahead/); // no internals
+      const read = await app.inject({ method: 'GET', url: '/v1/ledger/accounts', headers: auth });
+      expect(read.statusCode).toBe(503);
+      const notReady = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(notReady.statusCode).toBe(503);
+      // Only a restart recovers: liveness fails too, so a supervisor restarts the process.
+      const live = await app.inject({ method: 'GET', url: '/healthz' });
+      expect(live.statusCode).toBe(503);
+      expect(live.json()).toMatchObject({ code: 'restart_required' });
+    } finally {
+      await app.close();
+      store.db.close();
+    }
   });
 });
 

@@ -11,15 +11,30 @@ import { ProblemResponses } from '../schemas.ts';
 
 const Health = Type.Object({ status: Type.String() });
 
+/**
+ * How long /readyz waits for the stores. A probe that hangs tells a balancer nothing (and
+ * a disk that stopped answering holds every read behind its fsync), so past this the
+ * answer is 503; probes usually time out after a second or two themselves.
+ */
+export const READY_DEADLINE_MS = 2000;
+
 export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
   defineRoute(app, {
     method: 'GET',
     url: '/healthz',
     access: 'public',
-    summary: 'Liveness: the process answers',
+    summary: 'Liveness: the process answers and needs no restart',
     tags: ['operations'],
-    schema: { response: { 200: Health } },
-    handler: async () => ({ status: 'ok' }),
+    schema: { response: { 200: Health, ...ProblemResponses } },
+    handler: async () => {
+      if (ctx.failure() !== undefined) {
+        throw new ApiError(
+          'restart_required',
+          'a store failed in a way only a restart recovers from (see the error log)',
+        );
+      }
+      return { status: 'ok' };
+    },
   });
 
   defineRoute(app, {
@@ -31,12 +46,27 @@ export function registerOpsRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: { response: { 200: Health, ...ProblemResponses } },
     handler: async () => {
       if (!ctx.ready) throw new ApiError('not_ready', 'the server is shutting down');
-      try {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), READY_DEADLINE_MS);
+      });
+      const checks = (async () => {
         await ctx.sql.query('SELECT 1 AS one');
         await ctx.ledger.store.nextExpiry(); // a read: Ledger.lookupAccounts would sweep (write)
         await ctx.readiness();
-      } catch {
+        return 'ok' as const;
+      })();
+      try {
+        const outcome = await Promise.race([checks, deadline]);
+        if (outcome === 'late') {
+          checks.catch(() => {}); // it may still fail later; nobody is waiting for it
+          throw new ApiError('not_ready', `a store did not answer within ${READY_DEADLINE_MS} ms`);
+        }
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
         throw new ApiError('not_ready', 'a store cannot be reached');
+      } finally {
+        clearTimeout(timer);
       }
       return { status: 'ready' };
     },
