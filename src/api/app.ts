@@ -19,7 +19,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Ledger } from '../ledger/index.ts';
 import { ApiKeyStore, settingOrCreate } from './keys.ts';
-import { IdempotencyStore, IDEMPOTENCY_KEY_PATTERN, requestHash } from './idempotency.ts';
+import {
+  IdempotencyStore,
+  IDEMPOTENCY_KEY_PATTERN,
+  requestHash,
+  type RecordAnswer,
+} from './idempotency.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 import { ApiError, toProblem } from './problem.ts';
 import { MoneySchema, Problem } from './schemas.ts';
@@ -82,9 +87,7 @@ declare module 'fastify' {
      * transaction (see IdempotencyStore), or null. A handler that uses it must send exactly
      * the body it recorded.
      */
-    idempotencyRecord:
-      | ((tx: SqlClient, r: { status: number; contentType: string; body: string }) => Promise<void>)
-      | null;
+    idempotencyRecord: RecordAnswer | null;
     startedAt_ns: bigint;
   }
 }

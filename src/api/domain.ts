@@ -7,15 +7,35 @@ import type { Account } from '../ledger/index.ts';
 import { commissionId, positionId, type Agent } from '../network/index.ts';
 import type { Remitnet } from '../remittances/index.ts';
 import type { ApiContext } from './app.ts';
+import { recordRecoveredAnswer } from './idempotency.ts';
+import { JSON_TYPE } from './route.ts';
+import { remittanceToWire } from './routes/domain-wire.ts';
 import type { AccountOwner } from './routes/ledger.ts';
 import { registerNetworkRoutes } from './routes/network.ts';
 import { registerRemittanceRoutes } from './routes/remittances.ts';
 
 export function domainPlugin(remitnet: Remitnet) {
   return (app: FastifyInstance, ctx: ApiContext) => {
+    recordRecoveredAnswers(remitnet);
     registerNetworkRoutes(app, ctx, remitnet);
     registerRemittanceRoutes(app, ctx, remitnet);
   };
+}
+
+/**
+ * Lets a remittance step finished by recover() or the sweeper record the answer its request
+ * would have had, so a retry with the same Idempotency-Key replays it instead of being told
+ * `transition_not_allowed` (see recordRecoveredAnswer). Every route that hands a step an
+ * answer reference answers 200 with the remittance (routes/remittances.ts, Transition).
+ * Install it before the first recover() (the runtime does, at start-up).
+ */
+export function recordRecoveredAnswers(remitnet: Remitnet): void {
+  remitnet.remittances.answerRecorder = (tx, ref, result) =>
+    recordRecoveredAnswer(tx, ref, {
+      status: 200,
+      contentType: JSON_TYPE,
+      body: JSON.stringify(remittanceToWire(result)),
+    });
 }
 
 /**

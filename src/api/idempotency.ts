@@ -24,6 +24,14 @@ export interface StoredResponse {
   readonly body: string;
 }
 
+/**
+ * Writes a request's answer record inside the caller's transaction. `answerRef` names the
+ * record (see answerRef below) for a step that may be finished by someone else.
+ */
+export type RecordAnswer = ((tx: SqlClient, response: StoredResponse) => Promise<void>) & {
+  readonly answerRef: string;
+};
+
 export type Begin =
   | {
       readonly kind: 'new';
@@ -32,7 +40,7 @@ export type Begin =
        * effect durable), so the effect and its answer share one durable commit; finish()
        * then only releases the key. If the write fails, finish() writes it as usual.
        */
-      readonly record: (tx: SqlClient, response: StoredResponse) => Promise<void>;
+      readonly record: RecordAnswer;
       readonly finish: (response: StoredResponse | null) => Promise<void>;
     }
   | { readonly kind: 'replay'; readonly response: StoredResponse | null }
@@ -63,6 +71,57 @@ export function requestHash(key: string, method: string, path: string, body: unk
     .update('\n')
     .update(canonical(body ?? null))
     .digest('hex');
+}
+
+/** What an answer reference holds: where the record goes, and whether it keeps the body. */
+interface AnswerTarget {
+  readonly v: 1;
+  readonly keyId: string;
+  readonly idemKey: string;
+  readonly hash: string;
+  readonly storeBody: boolean;
+}
+
+function insertAnswer(tx: SqlClient, t: AnswerTarget, response: StoredResponse): Promise<number> {
+  // ON CONFLICT: a record already there is the answer (recordRecoveredAnswer may race it).
+  return tx.execute(
+    'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_id, idem_key) DO NOTHING',
+    [
+      t.keyId,
+      t.idemKey,
+      t.hash,
+      response.status,
+      response.contentType,
+      t.storeBody ? response.body : '',
+      new Date().toISOString(),
+    ],
+  );
+}
+
+/**
+ * Records the answer of a request whose effect was completed by someone other than the
+ * request itself: the process died (or the ledger failed) after a remittance step's intent
+ * was written, and recover() or the sweeper finished the step later. The request got no
+ * answer, or an error, and stored nothing; without this, its retry with the same key would
+ * run again, find the step done, and be told `transition_not_allowed`. With it, the retry
+ * replays the answer the request would have had. `ref` is RecordAnswer.answerRef, which
+ * the domain keeps with the step (remittances' StepIntent.answerTo). Only 2xx is recorded.
+ */
+export async function recordRecoveredAnswer(
+  tx: SqlClient,
+  ref: string,
+  response: StoredResponse,
+): Promise<void> {
+  if (response.status < 200 || response.status >= 300) return;
+  let target: AnswerTarget;
+  try {
+    target = JSON.parse(ref) as AnswerTarget;
+  } catch {
+    return; // not one of ours: nothing to record
+  }
+  if (target?.v !== 1 || typeof target.keyId !== 'string' || typeof target.idemKey !== 'string')
+    return;
+  await tx.transaction((inner) => insertAnswer(inner, target, response));
 }
 
 export class IdempotencyStore {
@@ -125,20 +184,10 @@ export class IdempotencyStore {
       let finished = false;
       /** Whether the record was written inside the request's own transaction. */
       let recorded = false;
+      const target: AnswerTarget = { v: 1, keyId, idemKey, hash, storeBody };
       const insert = (tx: SqlClient, response: StoredResponse) =>
-        tx.execute(
-          'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)',
-          [
-            keyId,
-            idemKey,
-            hash,
-            response.status,
-            response.contentType,
-            storeBody ? response.body : '',
-            new Date().toISOString(),
-          ],
-        );
-      const record = async (tx: SqlClient, response: StoredResponse): Promise<void> => {
+        insertAnswer(tx, target, response);
+      const write = async (tx: SqlClient, response: StoredResponse): Promise<void> => {
         if (finished || recorded) return;
         if (response.status < 200 || response.status >= 300) return;
         try {
@@ -149,6 +198,7 @@ export class IdempotencyStore {
           // finish() tries again in a transaction of its own (and reports its failure).
         }
       };
+      const record: RecordAnswer = Object.assign(write, { answerRef: JSON.stringify(target) });
       const finish = async (response: StoredResponse | null): Promise<void> => {
         if (finished) return;
         finished = true;

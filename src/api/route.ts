@@ -67,10 +67,16 @@ export interface RouteSpec<G extends RouteGenericInterface> {
 
 const TABLE = Symbol.for('remitnet.routeTable');
 
-const JSON_TYPE = 'application/json; charset=utf-8';
+export const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Writes made inside the transaction that records a request's effect, given its result. */
-export type InTransaction<T> = (tx: SqlClient, result: T) => Promise<void>;
+/**
+ * Writes made inside the transaction that records a request's effect, given its result.
+ * `answerRef` names the request's answer record, for a service that may finish the effect
+ * later, without the request (see recordRecoveredAnswer).
+ */
+export type InTransaction<T> = ((tx: SqlClient, result: T) => Promise<void>) & {
+  readonly answerRef?: string;
+};
 
 /**
  * Runs a handler's one service call so that, for a new idempotent request, the
@@ -88,12 +94,13 @@ export async function answerRecorded<T>(
   const record = request.idempotencyRecord;
   if (record === null) return wire(await run(undefined));
   let body: string | undefined;
-  const result = await run(async (tx, r) => {
+  const hook = async (tx: SqlClient, r: T) => {
     void reply.code(status); // the serializer is chosen by the status code
     const text = reply.serialize(wire(r)) as string;
     await record(tx, { status, contentType: JSON_TYPE, body: text });
     body = text;
-  });
+  };
+  const result = await run(Object.assign(hook, { answerRef: record.answerRef }));
   if (body === undefined) return wire(result);
   void reply.type(JSON_TYPE);
   return body;

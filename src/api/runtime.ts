@@ -17,6 +17,7 @@ import type { LedgerStore } from '../ledger/store.ts';
 import { randomBytes } from 'node:crypto';
 import { createRemitnet, type Remitnet, type RemitnetConfig } from '../remittances/index.ts';
 import { instrumentStore } from './instrument.ts';
+import { recordRecoveredAnswers } from './domain.ts';
 import { migrateApi, settingOrCreate } from './keys.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 
@@ -109,6 +110,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   let sweeper: NodeJS.Timeout | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   if (sweep_ms > 0) {
+    recordRecoveredAnswers(remitnet);
     await remitnet.remittances.recover();
     sweeper = setInterval(() => {
       sweeping = remitnet.remittances

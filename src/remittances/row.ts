@@ -32,6 +32,12 @@ export interface StepIntent {
   readonly revert: RowPatch;
   /** What to do when the ledger refuses: put the row back, or refund the sender. */
   readonly onRefused: 'revert' | 'refund';
+  /**
+   * The request this step answers (OutcomeHook.answerRef, opaque here), if it asked to be
+   * told: when recover() or the sweeper finishes the step instead of the request,
+   * RemittanceService.answerRecorder records the answer the request would have had.
+   */
+  readonly answerTo?: string;
 }
 
 /** Fields to set and fields to remove. */

@@ -103,9 +103,21 @@ interface Plan {
 /**
  * Writes made in the same transaction as a step's outcome, given the remittance as
  * answered (the API keeps its Idempotency-Key record there: one durable commit, not two).
- * Runs only when the step succeeds; it must await nothing but `tx`.
+ * Runs only when the step succeeds; it must await nothing but `tx`. `answerRef`, if given,
+ * is kept with the step's intent, so that a step finished later by recover() (the process
+ * died, or the ledger failed, between the intent and the outcome) can still have its
+ * answer recorded, through `answerRecorder`.
  */
-export type OutcomeHook = (tx: SqlClient, result: Remittance) => Promise<void>;
+export type OutcomeHook = ((tx: SqlClient, result: Remittance) => Promise<void>) & {
+  readonly answerRef?: string;
+};
+
+/** Records, in the outcome's transaction, the answer to a request a recovered step had. */
+export type AnswerRecorder = (
+  tx: SqlClient,
+  answerRef: string,
+  result: Remittance,
+) => Promise<void>;
 
 const SYSTEM: Actor = { kind: 'system', id: 'remitnet' };
 const SWEEP_BATCH = 500;
@@ -115,6 +127,11 @@ const REASON_MAX = 500;
 
 export class RemittanceService {
   readonly repo: RemittanceRepository;
+  /**
+   * Set by the API (it owns the Idempotency-Key records): called when recover() finishes a
+   * step whose intent names a request to answer (StepIntent.answerTo).
+   */
+  answerRecorder: AnswerRecorder | undefined;
   readonly #ledger: Ledger;
   readonly #network: NetworkService;
   readonly #clock: () => number;
@@ -334,7 +351,7 @@ export class RemittanceService {
     reason: string,
   ): Promise<{ remittance: Remittance; payoutCode: string }> {
     requireActor(actor, ['operator']);
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     assertTransition('payout_code_reissued', row.state);
     const code = newPayoutCode();
     const next = this.#next(row, {
@@ -350,7 +367,7 @@ export class RemittanceService {
 
   /** The origin agent took the sender's cash: the amount sent is reserved on the ledger. */
   async fund(id: string, actor: Actor, onOutcome?: OutcomeHook): Promise<Remittance> {
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     requireActor(actor, ['operator', 'agent'], row.originAgentId);
     assertTransition('funded', row.state);
     const now = this.#clock();
@@ -412,7 +429,7 @@ export class RemittanceService {
    * the payout, if its reported cash covers it).
    */
   async accept(id: string, actor: Actor, onOutcome?: OutcomeHook): Promise<Remittance> {
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     assertTransition('hop_accepted', row.state);
     const hop = row.awaitingHop!;
     const leg = row.legs[hop]!;
@@ -465,7 +482,7 @@ export class RemittanceService {
   /** The awaited hop's agent declines: reroute within the quoted cost, else refund. */
   async decline(id: string, actor: Actor, reason: string): Promise<Remittance> {
     checkReason(reason);
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     assertTransition('hop_declined', row.state);
     requireActor(actor, ['operator', 'agent'], row.awaitingAgentId);
     return toPublic(
@@ -485,7 +502,7 @@ export class RemittanceService {
     actor: Actor,
     onOutcome?: OutcomeHook,
   ): Promise<Remittance> {
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     assertTransition('paid', row.state);
     requireActor(actor, ['operator', 'agent'], row.payoutAgentId);
     const now = this.#clock();
@@ -572,7 +589,7 @@ export class RemittanceService {
    */
   async cancel(id: string, actor: Actor, reason: string): Promise<Remittance> {
     checkReason(reason);
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     if (actor.kind === 'customer' && actor.id !== row.senderId)
       throw new RemitnetError('actor_not_allowed');
     if (actor.kind === 'agent' && actor.id !== row.originAgentId)
@@ -666,7 +683,7 @@ export class RemittanceService {
   ): Promise<Remittance> {
     requireActor(actor, ['operator']);
     checkReason(reason);
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     assertTransition(action === 'resume' ? 'resumed' : 'refunded', row.state);
     await this.#activeAgent(row.originAgentId);
     if (action === 'refund')
@@ -691,7 +708,7 @@ export class RemittanceService {
   ): Promise<Remittance> {
     requireActor(actor, ['operator']);
     checkReason(reason);
-    const row = await this.#row(id);
+    const row = await this.#steadyRow(id);
     if (row.state !== 'held' || row.heldAgentId !== row.originAgentId) {
       throw new RemitnetError('write_off_not_allowed', `the remittance is ${row.state}`);
     }
@@ -1059,6 +1076,7 @@ export class RemittanceService {
         unset: duringKeys.filter((k) => !(k in row)),
       },
       onRefused: plan.onRefused ?? 'revert',
+      ...(onOutcome?.answerRef === undefined ? {} : { answerTo: onOutcome.answerRef }),
     };
     const during: RemittanceRow = {
       ...row,
@@ -1073,8 +1091,9 @@ export class RemittanceService {
   }
 
   /** Calls the ledger for a row's intent and records the outcome (also used by recover). */
-  async #drive(row: RemittanceRow, onOutcome?: OutcomeHook): Promise<RemittanceRow> {
+  async #drive(row: RemittanceRow, given?: OutcomeHook): Promise<RemittanceRow> {
     const intent = row.intent!;
+    const onOutcome = given ?? this.#recoveredOutcome(intent);
     let results: CreateTransferResult[];
     try {
       results = await this.#ledger.createTransfers(intent.transfers);
@@ -1110,6 +1129,16 @@ export class RemittanceService {
     throw error;
   }
 
+  /** For a step finished without its request: records the request's answer, if it asked. */
+  #recoveredOutcome(intent: StepIntent): OutcomeHook | undefined {
+    const ref = intent.answerTo;
+    const recorder = this.answerRecorder;
+    if (ref === undefined || recorder === undefined) return undefined;
+    return Object.assign((tx: SqlClient, result: Remittance) => recorder(tx, ref, result), {
+      answerRef: ref,
+    });
+  }
+
   async #write(
     row: RemittanceRow,
     next: RemittanceRow,
@@ -1138,6 +1167,20 @@ export class RemittanceService {
 
   #next(row: RemittanceRow, patch: Partial<RemittanceRow>): RemittanceRow {
     return { ...row, ...patch, version: row.version + 1, updatedAt_ms: this.#clock() };
+  }
+
+  /**
+   * The row for a new step: refused with remittance_busy while an earlier step is in
+   * progress (its intent written, its outcome not yet), so a caller, often the retry of
+   * the request that started that step, is told to come back rather than, from the
+   * in-between state, that its step is not allowed.
+   */
+  async #steadyRow(id: string): Promise<RemittanceRow> {
+    const row = await this.#row(id);
+    if (row.pendingStep !== undefined || row.intent !== undefined) {
+      throw new RemitnetError('remittance_busy', row.pendingStep);
+    }
+    return row;
   }
 
   async #row(id: string): Promise<RemittanceRow> {

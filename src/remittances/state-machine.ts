@@ -97,7 +97,7 @@ export function assertTransition(
   if (!ok) {
     throw new RemitnetError(
       'transition_not_allowed',
-      `cannot ${event.replace(/_/g, ' ')} a remittance that is ${from}`,
+      `the remittance is ${from.replace(/_/g, ' ')}: '${event}' cannot happen from there`,
     );
   }
 }
