@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { LedgerStore } from '../../src/ledger/store.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
-import { createTestDatabase, postgresWanted, withAdmin } from '../support/stores.ts';
+import { createTestDatabase, postgresWanted, storesWanted, withAdmin } from '../support/stores.ts';
 
 export interface CrashStoreFactory {
   readonly name: string;
@@ -25,6 +25,7 @@ export interface CrashStoreFactory {
 export const CRASH_STORES: Record<string, CrashStoreFactory> = {
   sqlite: {
     name: 'sqlite',
+    available: async () => storesWanted().includes('sqlite'),
     async newTarget(dir) {
       return join(dir, 'crash.sqlite');
     },

@@ -10,7 +10,7 @@ import type { Actor, Agent, AgentInput, CommissionRule, Link } from '../../src/n
 import { createRemitnet, type Remitnet, type RemitnetConfig } from '../../src/remittances/index.ts';
 import { PostgresClient, SqliteClient, type SqlClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
-import { dropTestDatabase } from '../support/stores.ts';
+import { dropTestDatabase, storesWanted } from '../support/stores.ts';
 
 export const OPERATOR: Actor = { kind: 'operator', id: 'op-1' };
 export const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -27,8 +27,7 @@ export interface World {
 export const PG_ADMIN = process.env.TEST_DATABASE_URL ?? 'postgres://root@127.0.0.1:5432/postgres';
 
 export async function postgresReachable(): Promise<boolean> {
-  const wanted = process.env.REMITNET_TEST_STORES;
-  if (wanted !== undefined && !wanted.split(',').includes('postgres')) return false;
+  if (!storesWanted().includes('postgres')) return false;
   const c = new pg.Client({ connectionString: PG_ADMIN, connectionTimeoutMillis: 1500 });
   try {
     await c.connect();
@@ -318,7 +317,7 @@ export async function openValue(w: World, agents: readonly Agent[]): Promise<big
  * ledger) when REMITNET_TEST_STORES includes postgres or a server answers; mandatory in CI.
  */
 export async function storeKinds(): Promise<('sqlite' | 'postgres')[]> {
-  const wanted = (process.env.REMITNET_TEST_STORES ?? 'sqlite,postgres').split(',');
+  const wanted = storesWanted();
   const out: ('sqlite' | 'postgres')[] = [];
   if (wanted.includes('sqlite')) out.push('sqlite');
   if (wanted.includes('postgres')) {

@@ -164,11 +164,13 @@ let reachability: Promise<string | undefined> | undefined;
  * Whether this run tests PostgreSQL: yes when wanted and reachable; when wanted and not
  * reachable, a plain message and no (or, under CI=true, an error).
  */
+/** The stores REMITNET_TEST_STORES names (default: both). */
+export function storesWanted(): string[] {
+  return (process.env.REMITNET_TEST_STORES ?? 'sqlite,postgres').split(',').map((s) => s.trim());
+}
+
 export async function postgresWanted(): Promise<boolean> {
-  const wanted = (process.env.REMITNET_TEST_STORES ?? 'sqlite,postgres')
-    .split(',')
-    .map((s) => s.trim());
-  if (!wanted.includes('postgres')) return false;
+  if (!storesWanted().includes('postgres')) return false;
   reachability ??= postgresUnreachable();
   const why = await reachability;
   if (why === undefined) return true;
@@ -185,11 +187,8 @@ export async function postgresWanted(): Promise<boolean> {
 
 /** The stores this run tests. */
 export async function storeMatrix(): Promise<StoreFactory[]> {
-  const wanted = (process.env.REMITNET_TEST_STORES ?? 'sqlite,postgres')
-    .split(',')
-    .map((s) => s.trim());
   const out: StoreFactory[] = [];
-  if (wanted.includes('sqlite')) out.push(sqliteFactory());
+  if (storesWanted().includes('sqlite')) out.push(sqliteFactory());
   if (await postgresWanted()) out.push(postgresFactory());
   return out;
 }
