@@ -109,6 +109,18 @@ export function packTimestamps(timestamps: readonly bigint[]): Buffer {
   return b;
 }
 
+/** The index of the first entry of a posting list (packTimestamps) above `ts`, by bisection. */
+export function firstAbove(list: Buffer, ts: bigint): number {
+  let lo = 0;
+  let hi = list.length >> 3;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list.readBigInt64BE(mid * 8) > ts) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
 export function unpackTimestamps(blob: Uint8Array): bigint[] {
   const b = asBuffer(blob);
   if (b.length % 8 !== 0) throw new Error(`invariant: a posting list of ${b.length} bytes`);

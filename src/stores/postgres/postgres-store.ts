@@ -82,7 +82,7 @@ import {
   assertBalances,
   stripPendingState,
 } from '../codec.ts';
-import { packAccountBalances, unpackBalances, type BalanceEntry } from '../deferred.ts';
+import { firstAbove, packAccountBalances, unpackBalances, type BalanceEntry } from '../deferred.ts';
 import { runMigrations, type MigrationReport } from '../migrate.ts';
 import { POSTGRES_MIGRATIONS } from './schema.ts';
 
@@ -250,26 +250,32 @@ const INDEXED = `SELECT x.ts, x.debit FROM account_postings p
 const UNINDEXED_FROM = '(SELECT indexed_upto FROM ledger_clock WHERE id = 1)';
 const ON_SIDE =
   '(($4::boolean AND t.debit_account_id = $1::uuid) OR ($5::boolean AND t.credit_account_id = $1::uuid))';
-// One statement each, so the posting lists, indexed_upto and the rows after it are read
-// in one snapshot.
-const PAGE_FORWARD = `WITH idx AS (${INDEXED})
-  SELECT * FROM (
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
-      WHERE t.ts IN (SELECT ts FROM idx WHERE ts > $2 AND ts <= $3 ORDER BY ts LIMIT $6))
-    UNION ALL
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
-      WHERE t.ts > GREATEST($2, ${UNINDEXED_FROM}) AND t.ts <= $3 AND ${ON_SIDE}
-      ORDER BY t.ts LIMIT $6)
-  ) x ORDER BY ts LIMIT $6`;
-const PAGE_BACKWARD = `WITH idx AS (${INDEXED})
-  SELECT * FROM (
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
-      WHERE t.ts IN (SELECT ts FROM idx WHERE ts >= $2 AND ts < $3 ORDER BY ts DESC LIMIT $6))
-    UNION ALL
-    (SELECT ${TRANSFER_COLUMNS} FROM transfers t
-      WHERE t.ts > ${UNINDEXED_FROM} AND t.ts >= $2 AND t.ts < $3 AND ${ON_SIDE}
-      ORDER BY t.ts DESC LIMIT $6)
-  ) x ORDER BY ts DESC LIMIT $6`;
+// History pages (getAccountTransfers) read these in one REPEATABLE READ snapshot: the
+// stretches' posting lists, a few at a time in the page's direction (decoded and bisected
+// in JS, so a page costs the lists it touches, not every timestamp of the account in its
+// range), the rows newer than the index, and then the page's rows by key.
+const INDEXED_UPTO = 'SELECT indexed_upto FROM ledger_clock WHERE id = 1';
+/** Stretches holding entries in (lo, hi]: $2 = lo (or the last stretch read), $3 = hi. */
+const STRETCHES_FORWARD = `SELECT upto, CASE WHEN $4::boolean THEN debits END AS debits,
+    CASE WHEN $5::boolean THEN credits END AS credits
+  FROM account_postings WHERE account_id = $1::uuid AND upto > $2 AND after < $3
+  ORDER BY upto LIMIT $6`;
+/** Stretches holding entries in [lo, hi), newest first: $2 = lo, $3 = hi, $7 = below this upto. */
+const STRETCHES_BACKWARD = `SELECT upto, CASE WHEN $4::boolean THEN debits END AS debits,
+    CASE WHEN $5::boolean THEN credits END AS credits
+  FROM account_postings WHERE account_id = $1::uuid AND upto >= $2 AND upto < $7 AND after < $3
+  ORDER BY upto DESC LIMIT $6`;
+/** Rows newer than the index in ($2, $3], oldest first. */
+const TAIL_FORWARD = `SELECT ${TRANSFER_COLUMNS} FROM transfers t
+  WHERE t.ts > $2 AND t.ts <= $3 AND ${ON_SIDE} ORDER BY t.ts LIMIT $6`;
+/** Rows newer than the index ($7) in [$2, $3), newest first. */
+const TAIL_BACKWARD = `SELECT ${TRANSFER_COLUMNS} FROM transfers t
+  WHERE t.ts > $7 AND t.ts >= $2 AND t.ts < $3 AND ${ON_SIDE} ORDER BY t.ts DESC LIMIT $6`;
+const TRANSFERS_AT = `SELECT ${TRANSFER_COLUMNS} FROM transfers t WHERE t.ts = ANY($1::bigint[])`;
+/** Stretches fetched by the first query of a page; each further query fetches twice as many. */
+const STRETCHES_FIRST = 2;
+const STRETCHES_MAX = 64;
+
 // Posted: single-phase transfers and posts (not pending, not void). Pending: pending
 // transfers made by then and not yet resolved by then. As in the SQLite store.
 // Parameters as INDEXED: $2 = 0 (from the start), $3 = the time, $4 = $5 = true. Each
@@ -901,6 +907,27 @@ export class PostgresStore implements LedgerStore {
     }
   }
 
+  /**
+   * Several reads in one snapshot (REPEATABLE READ, read only) on one pooled connection,
+   * retried once after a lost connection, like #read.
+   */
+  async #snapshot<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#read(async (pool) => {
+      const c = await pool.connect();
+      let done = false;
+      try {
+        await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const value = await fn(c);
+        await c.query('COMMIT');
+        done = true;
+        return value;
+      } finally {
+        if (!done) await c.query('ROLLBACK').catch(() => undefined);
+        c.release(!done); // a connection that failed mid-read is not reused
+      }
+    });
+  }
+
   /** Accounts for a write transaction: cached ones, and the rest read and cached. */
   async #accountsFor(
     c: pg.PoolClient,
@@ -987,17 +1014,12 @@ export class PostgresStore implements LedgerStore {
     }
     if (hi > MAX_I64) hi = MAX_I64;
     if (lo < 0n) lo = 0n; // no transfer has a timestamp below 1
-    const r = await this.#read((c) =>
-      c.query(reversed ? PAGE_BACKWARD : PAGE_FORWARD, [
-        hex(filter.accountId),
-        lo.toString(),
-        hi.toString(),
-        side !== 'credits',
-        side !== 'debits',
-        filter.limit + 1,
-      ]),
+    const want = filter.limit + 1;
+    const rows = await this.#snapshot((c) =>
+      reversed
+        ? pageBackward(c, hex(filter.accountId), lo, hi, side, want)
+        : pageForward(c, hex(filter.accountId), lo, hi, side, want),
     );
-    const rows = r.rows as Row[];
     const more = rows.length > filter.limit;
     const transfers = rows.slice(0, filter.limit).map(rowToTransfer);
     const last = transfers[transfers.length - 1];
@@ -1674,6 +1696,162 @@ function rowToAccount(r: Row): Account {
     closed: r.closed === true,
     timestamp: r.ts as bigint,
   };
+}
+
+type Side = 'debits' | 'credits' | 'both';
+
+/** A stretch's entries of one account on the chosen sides, in [from, to) of each list. */
+interface StretchLists {
+  readonly debits: Buffer | null;
+  readonly credits: Buffer | null;
+}
+
+/**
+ * One forward page: transfers with lo < ts <= hi, oldest first, at most `want`. Posting
+ * lists first (every indexed entry is older than every row after indexed_upto), then the
+ * rows after the index.
+ */
+async function pageForward(
+  c: pg.PoolClient,
+  id: string,
+  lo: bigint,
+  hi: bigint,
+  side: Side,
+  want: number,
+): Promise<Row[]> {
+  const upto = (await c.query(INDEXED_UPTO)).rows[0]?.indexed_upto as bigint;
+  const picked: bigint[] = [];
+  let from = lo;
+  for (let n = STRETCHES_FIRST; picked.length < want && from < upto && from < hi;) {
+    const r = await c.query(STRETCHES_FORWARD, [
+      id,
+      from.toString(),
+      hi.toString(),
+      side !== 'credits',
+      side !== 'debits',
+      n,
+    ]);
+    const stretches = r.rows as (StretchLists & { upto: bigint })[];
+    for (const s of stretches) {
+      mergeAscending(s, lo, hi, want, picked);
+      if (picked.length >= want) break;
+    }
+    if (stretches.length < n) break;
+    from = stretches[stretches.length - 1]!.upto;
+    n = Math.min(n * 2, STRETCHES_MAX);
+  }
+  const indexed = await transfersAt(c, picked, 1);
+  if (picked.length >= want || hi <= upto) return indexed;
+  const tail = await c.query(TAIL_FORWARD, [
+    id,
+    (lo > upto ? lo : upto).toString(),
+    hi.toString(),
+    side !== 'credits',
+    side !== 'debits',
+    want - picked.length,
+  ]);
+  return [...indexed, ...(tail.rows as Row[])];
+}
+
+/** One backward page: transfers with lo <= ts < hi, newest first, at most `want`. */
+async function pageBackward(
+  c: pg.PoolClient,
+  id: string,
+  lo: bigint,
+  hi: bigint,
+  side: Side,
+  want: number,
+): Promise<Row[]> {
+  const upto = (await c.query(INDEXED_UPTO)).rows[0]?.indexed_upto as bigint;
+  const tail =
+    hi - 1n > upto
+      ? ((
+          await c.query(TAIL_BACKWARD, [
+            id,
+            lo.toString(),
+            hi.toString(),
+            side !== 'credits',
+            side !== 'debits',
+            want,
+            upto.toString(),
+          ])
+        ).rows as Row[])
+      : [];
+  const picked: bigint[] = [];
+  let below = MAX_I64;
+  for (let n = STRETCHES_FIRST; tail.length + picked.length < want;) {
+    const r = await c.query(STRETCHES_BACKWARD, [
+      id,
+      lo.toString(),
+      hi.toString(),
+      side !== 'credits',
+      side !== 'debits',
+      n,
+      below.toString(),
+    ]);
+    const stretches = r.rows as (StretchLists & { upto: bigint })[];
+    for (const s of stretches) {
+      mergeDescending(s, lo, hi, want - tail.length, picked);
+      if (tail.length + picked.length >= want) break;
+    }
+    if (stretches.length < n) break;
+    below = stretches[stretches.length - 1]!.upto;
+    n = Math.min(n * 2, STRETCHES_MAX);
+  }
+  return [...tail, ...(await transfersAt(c, picked, -1))];
+}
+
+/** Appends to `out` a stretch's entries with lo < ts <= hi, ascending, until it holds `want`. */
+function mergeAscending(s: StretchLists, lo: bigint, hi: bigint, want: number, out: bigint[]) {
+  const d = s.debits;
+  const k = s.credits;
+  let i = d === null ? 0 : firstAbove(d, lo);
+  let j = k === null ? 0 : firstAbove(k, lo);
+  const iEnd = d === null ? 0 : firstAbove(d, hi);
+  const jEnd = k === null ? 0 : firstAbove(k, hi);
+  while (out.length < want && (i < iEnd || j < jEnd)) {
+    const a = i < iEnd ? d!.readBigInt64BE(i * 8) : MAX_I64;
+    const b = j < jEnd ? k!.readBigInt64BE(j * 8) : MAX_I64;
+    if (a < b) {
+      out.push(a);
+      i++;
+    } else {
+      out.push(b);
+      j++;
+    }
+  }
+}
+
+/** Appends a stretch's entries with lo <= ts < hi, descending, until `out` holds `want`. */
+function mergeDescending(s: StretchLists, lo: bigint, hi: bigint, want: number, out: bigint[]) {
+  const d = s.debits;
+  const k = s.credits;
+  let i = d === null ? -1 : firstAbove(d, hi - 1n) - 1;
+  let j = k === null ? -1 : firstAbove(k, hi - 1n) - 1;
+  const iEnd = d === null ? 0 : firstAbove(d, lo - 1n);
+  const jEnd = k === null ? 0 : firstAbove(k, lo - 1n);
+  while (out.length < want && (i >= iEnd || j >= jEnd)) {
+    const a = i >= iEnd ? d!.readBigInt64BE(i * 8) : -1n;
+    const b = j >= jEnd ? k!.readBigInt64BE(j * 8) : -1n;
+    if (a > b) {
+      out.push(a);
+      i--;
+    } else {
+      out.push(b);
+      j--;
+    }
+  }
+}
+
+/** The transfers at these timestamps, ascending (order 1) or descending (-1). */
+async function transfersAt(c: pg.PoolClient, ts: readonly bigint[], order: 1 | -1) {
+  if (ts.length === 0) return [];
+  const r = await c.query(TRANSFERS_AT, [arr(ts, String)]);
+  const rows = r.rows as Row[];
+  if (rows.length !== ts.length) {
+    throw new Error(`invariant: ${ts.length - rows.length} indexed transfers are missing`);
+  }
+  return rows.sort((x, y) => ((x.ts as bigint) < (y.ts as bigint) ? -order : order));
 }
 
 function rowToTransfer(r: Row): Transfer {

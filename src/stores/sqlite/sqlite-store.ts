@@ -97,6 +97,7 @@ import {
 import {
   BALANCE_ENTRY_BYTES,
   packAccountBalances,
+  firstAbove,
   packTimestamps,
   unpackBalances,
   type AccountBalances,
@@ -1312,18 +1313,6 @@ const MAX_I64 = (1n << 63n) - 1n;
 
 function q(n: number): string {
   return new Array<string>(n).fill('?').join(', ');
-}
-
-/** Index of the first timestamp in a posting list above `ts` (the list's length if none). */
-function firstAbove(list: Buffer, ts: bigint): number {
-  let lo = 0;
-  let hi = list.length >> 3;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list.readBigInt64BE(mid * 8) > ts) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
 }
 
 /** Whether a transfer row is on the wanted side of the account with id bytes `id`. */
