@@ -14,6 +14,13 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: string;
+  /**
+   * The file holding the installation's secret (REMITNET_SECRET_FILE, made absolute), or
+   * undefined: the payout-code and request-hash keys are then kept in the database. Only
+   * the path is read here, so loading configuration stays free of I/O; the file itself is
+   * read and checked when a runtime opens (src/api/secrets.ts).
+   */
+  readonly secretFile: string | undefined;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -32,5 +39,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST ?? '127.0.0.1',
     port,
     logLevel: env.LOG_LEVEL ?? 'info',
+    secretFile:
+      env.REMITNET_SECRET_FILE === undefined || env.REMITNET_SECRET_FILE === ''
+        ? undefined
+        : resolve(env.REMITNET_SECRET_FILE),
   });
 }

@@ -19,6 +19,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Ledger } from '../ledger/index.ts';
 import { ApiKeyStore, settingOrCreate } from './keys.ts';
+import { newStoredKey, REQUEST_HASH_SETTING } from './secrets.ts';
 import {
   IdempotencyStore,
   IDEMPOTENCY_KEY_PATTERN,
@@ -48,6 +49,12 @@ export interface AppServices {
    * if one happened. /healthz then answers 503, so a supervisor restarts the process.
    */
   readonly failure?: () => Error | undefined;
+  /**
+   * The key for Idempotency-Key request fingerprints, from the runtime (secret file or
+   * database: secrets.ts). Without it (tests, embedders) the key is kept in the database,
+   * made on first use.
+   */
+  readonly requestHashKey?: string | Buffer;
 }
 
 export interface AppOptions {
@@ -143,9 +150,8 @@ export async function buildApp(
     keys: new ApiKeyStore(services.sql),
     idempotency: new IdempotencyStore(
       services.sql,
-      await settingOrCreate(services.sql, 'request_hash_key', () =>
-        randomBytes(32).toString('base64url'),
-      ),
+      services.requestHashKey ??
+        (await settingOrCreate(services.sql, REQUEST_HASH_SETTING, newStoredKey)),
     ),
     metrics: options.metrics ?? createApiMetrics(),
     accountOwner: services.accountOwner ?? (async () => null),

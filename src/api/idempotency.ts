@@ -63,7 +63,12 @@ function canonical(value: unknown): string {
  * The request's fingerprint: HMAC-SHA256 under a per-database key, so a stored fingerprint
  * of a body that held a payout code or a codeword cannot be tested against guesses.
  */
-export function requestHash(key: string, method: string, path: string, body: unknown): string {
+export function requestHash(
+  key: string | Buffer,
+  method: string,
+  path: string,
+  body: unknown,
+): string {
   return createHmac('sha256', key)
     .update(method)
     .update('\n')
@@ -130,9 +135,9 @@ export class IdempotencyStore {
   /** Most duplicates one request waits through before giving up with in_flight. */
   static readonly WAIT_ROUNDS_MAX = 3;
 
-  readonly hashKey: string;
+  readonly hashKey: string | Buffer;
 
-  constructor(sql: SqlClient, hashKey: string) {
+  constructor(sql: SqlClient, hashKey: string | Buffer) {
     this.#sql = sql;
     this.hashKey = hashKey;
   }

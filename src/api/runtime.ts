@@ -14,11 +14,11 @@ import { PostgresClient, SqliteClient, type SqlClient } from '../stores/sql.ts';
 import { SqliteStore } from '../stores/sqlite/sqlite-store.ts';
 import { durableStore, WalSync } from '../stores/wal-sync.ts';
 import type { LedgerStore } from '../ledger/store.ts';
-import { randomBytes } from 'node:crypto';
 import { createRemitnet, type Remitnet, type RemitnetConfig } from '../remittances/index.ts';
 import { instrumentStore } from './instrument.ts';
 import { recordRecoveredAnswers } from './domain.ts';
-import { migrateApi, settingOrCreate } from './keys.ts';
+import { migrateApi } from './keys.ts';
+import { installationKeys, readSecretFile, type KeySource } from './secrets.ts';
 import { createApiMetrics, type ApiMetrics } from './metrics.ts';
 
 export interface Runtime {
@@ -28,6 +28,14 @@ export interface Runtime {
   readonly metrics: ApiMetrics;
   /** The network and remittance services. */
   readonly remitnet: Remitnet;
+  /** The key for Idempotency-Key request fingerprints (give it to buildApp). */
+  readonly requestHashKey: string | Buffer;
+  /**
+   * Where the payout-code and request-hash keys come from: the secret file, or the database
+   * (no REMITNET_SECRET_FILE; the service warns, since every copy of the database then
+   * carries them).
+   */
+  readonly keySource: KeySource;
   /** A failure only a restart clears (a failed or hung fsync of the SQLite log), if any. */
   failure(): Error | undefined;
   /** Finishes queued ledger batches, then closes the SQL client and the store. */
@@ -49,6 +57,12 @@ export interface RuntimeOptions {
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  // The secret file is read before anything opens, so a missing, short or readable file
+  // fails start-up at once, with its own message.
+  const secretFile =
+    config.secretFile === undefined
+      ? undefined
+      : { path: config.secretFile, keys: readSecretFile(config.secretFile) };
   const metrics = createApiMetrics();
   // FULL durability on a file is kept with the fsync off the event loop (wal-sync.ts): the
   // connection runs NORMAL and every answer waits for a WAL fdatasync that covers it.
@@ -86,15 +100,14 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   }
   const ledger = new Ledger(instrumentStore(store, metrics));
   let remitnet: Remitnet;
+  let keys: Awaited<ReturnType<typeof installationKeys>>;
   try {
     await migrateApi(sql);
-    const payoutCodeSecret = await settingOrCreate(sql, 'payout_code_secret', () =>
-      randomBytes(32).toString('base64url'),
-    );
+    keys = await installationKeys(sql, secretFile);
     remitnet = await createRemitnet({
       ledger,
       sql,
-      config: { ...(options.domain ?? {}), payoutCodeSecret },
+      config: { ...(options.domain ?? {}), payoutCodeSecret: keys.keys.payoutCodeSecret },
     });
   } catch (error) {
     await sql.close();
@@ -126,6 +139,8 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     sql,
     metrics,
     remitnet,
+    requestHashKey: keys.keys.requestHashKey,
+    keySource: keys.source,
     failure: () => walSync?.failure,
     async close() {
       if (closed) return;

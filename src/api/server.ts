@@ -41,6 +41,7 @@ export async function serve(runtime: Runtime, options: ServeOptions): Promise<Ru
       ...(options.accountOwner === undefined ? {} : { accountOwner: options.accountOwner }),
       ...(options.readiness === undefined ? {} : { readiness: options.readiness }),
       failure: () => runtime.failure(),
+      requestHashKey: runtime.requestHashKey,
     },
     { logger: options.logger, metrics: runtime.metrics },
   );

@@ -2,6 +2,7 @@
  * remitnet as a running service: runtime + domain + HTTP server, as `remitnet serve`,
  * `npm start` and the load benchmark start it.
  */
+import type { DestinationStream } from 'pino';
 import type { Config } from '../config.ts';
 import { loadDemo } from '../demo/index.ts';
 import { accountOwnerOf, domainPlugin } from './domain.ts';
@@ -18,6 +19,8 @@ export interface ServiceOptions {
   readonly demo?: boolean;
   /** Log level ('silent' for none). */
   readonly logLevel?: string;
+  /** Where log lines go (default stdout; tests collect them). */
+  readonly logDestination?: DestinationStream;
   readonly handleSignals?: boolean;
 }
 
@@ -32,12 +35,26 @@ export interface Service {
 export async function startService(options: ServiceOptions): Promise<Service> {
   const { config } = options;
   const level = options.logLevel ?? config.logLevel;
-  const logger = createLogger({ level });
+  const logger = createLogger({
+    level,
+    ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
+  });
   const runtime = await openRuntime(config, {
     sweepInterval_ms: 5000,
     onBackgroundError: (job, error) =>
       logger.error({ err: error, job }, 'background job failed; it runs again on the next tick'),
   });
+  if (runtime.keySource === 'database') {
+    // Zero configuration keeps working, but says once what it costs and how to fix it.
+    logger.warn(
+      { keys_in: 'database', fix: 'remitnet secret move-out --file PATH' },
+      'the payout-code and request-hash keys are stored in the database, next to the hashes ' +
+        'they protect: anyone with a copy of it (a backup, a dump) can test guesses of ' +
+        'codewords and payout codes offline. Move them out: run ' +
+        '`remitnet secret move-out --file PATH` (PATH must not exist yet), then restart with ' +
+        'REMITNET_SECRET_FILE=PATH (docs/operations.md, "Secrets")',
+    );
+  }
   try {
     const keys = new ApiKeyStore(runtime.sql);
     let operatorKey: string | null = null;

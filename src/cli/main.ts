@@ -9,6 +9,7 @@ import { registerServe } from './commands/serve.ts';
 import { registerInit } from './commands/init.ts';
 import { registerClientCommands } from './commands/client.ts';
 import { registerMigrate } from './commands/migrate.ts';
+import { registerSecret } from './commands/secret.ts';
 
 const program = new Command();
 program
@@ -23,6 +24,7 @@ registerKeys(program);
 registerClientCommands(program);
 registerLedgerDemo(program);
 registerMigrate(program);
+registerSecret(program);
 
 try {
   await program.parseAsync(process.argv);

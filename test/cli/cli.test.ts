@@ -21,7 +21,7 @@ let operatorKey = '';
 async function cli(args: string[], env: Record<string, string> = {}) {
   try {
     const r = await run('npx', ['tsx', 'src/cli/main.ts', ...args], {
-      env: { ...process.env, REMITNET_DB: db, DATABASE_URL: '', ...env },
+      env: { ...process.env, REMITNET_DB: db, DATABASE_URL: '', REMITNET_SECRET_FILE: '', ...env },
       timeout: 60_000,
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };

@@ -24,6 +24,10 @@ DATABASE_URL names a PostgreSQL server. Logs are JSON lines on stdout; the banne
 URL goes to stderr. SIGTERM or Ctrl-C shuts down gracefully: in-flight requests and ledger
 batches finish first.
 
+REMITNET_SECRET_FILE names the file holding the keys that payout codes and codewords are
+hashed under; without it they are kept in the database and a warning says how to move
+them out (\`remitnet secret --help\`, docs/operations.md "Secrets").
+
 Examples:
   remitnet serve --demo              # try it: demo network, operator key printed
   PORT=9000 remitnet serve           # production-like, keys from \`remitnet keys create\``,
