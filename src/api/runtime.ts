@@ -93,6 +93,15 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
         .gauge('remitnet_sqlite_wal_syncs', 'fdatasync calls on the SQLite WAL since start')
         .set(() => sync.syncs);
     }
+    if (opened.checkpointer.mode === 'background') {
+      const sqlite = opened;
+      metrics.registry
+        .gauge(
+          'remitnet_sqlite_checkpointer_background',
+          '1 while a worker thread checkpoints the SQLite WAL; 0 once it failed and commits checkpoint instead',
+        )
+        .set(() => (sqlite.checkpointer.mode === 'background' ? 1 : 0));
+    }
     sql = new SqliteClient(opened.db, false, walSync);
   } else {
     if (config.databaseUrl === undefined) throw new Error('invariant: a server store needs a URL');

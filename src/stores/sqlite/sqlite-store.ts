@@ -29,7 +29,10 @@
  *   (checkpoint) is not needed for that, so a worker thread does it on its own connection
  *   (Checkpointer, below) instead of the commit that crosses wal_autocheckpoint. It copies
  *   each page once however many commits rewrote it (index leaves are rewritten by almost
- *   every big batch);
+ *   every big batch). With autocheckpoint off, a dead checkpointer would let the WAL grow
+ *   without bound, silently: if its thread exits or errs, or its checkpoints fail (not
+ *   busy) 3 times in a row, the store turns SQLite's autocheckpoint back on for its
+ *   connection (1000 pages, as 'inline') and says why in `checkpointer`;
  * - account history is indexed in bulk (schema.ts, migrations 3 and 4): indexing every
  *   transfer by account as it was written put a batch's ~16,000 index entries on ~16,000
  *   random leaf pages, so each commit rewrote most of two indexes. Every
@@ -112,6 +115,17 @@ import { SQLITE_MIGRATIONS } from './schema.ts';
 
 export type SqliteSynchronous = 'FULL' | 'NORMAL' | 'EXTRA';
 
+/** Who copies the WAL back into the database file (SqliteStore.checkpointer). */
+export interface SqliteCheckpointerStatus {
+  /**
+   * 'background': the worker thread; 'inline': SQLite's autocheckpoint on the store's
+   * connection, as asked (option, ':memory:') or because the worker failed.
+   */
+  readonly mode: 'background' | 'inline';
+  /** Why the background checkpointer was given up, when it was. */
+  readonly failure?: string;
+}
+
 export interface SqliteStoreOptions {
   /** File path, or ':memory:' for tests. */
   readonly path: string;
@@ -124,9 +138,16 @@ export interface SqliteStoreOptions {
   /**
    * Who copies the WAL back into the database file. 'background' (default for files): a
    * worker thread with its own connection, so commits never wait for it; 'inline': SQLite's
-   * autocheckpoint, run by the commit that crosses 1000 WAL pages.
+   * autocheckpoint, run by the commit that crosses 1000 WAL pages. 'background' turns into
+   * 'inline' if the worker fails (`SqliteStore.checkpointer` says why).
    */
   readonly checkpoint?: 'background' | 'inline';
+  /**
+   * Tests only: the statement the checkpointer thread prepares once and runs in place of
+   * `PRAGMA wal_checkpoint(PASSIVE)`. One that does not prepare kills the thread as it
+   * starts; one that fails when run stands for a failing checkpoint (disk full, I/O error).
+   */
+  readonly checkpointStatementForTests?: string;
   /** Page size of a new database file (existing files keep theirs). Default 4096. */
   readonly pageSize?: number;
   /**
@@ -203,6 +224,12 @@ export class SqliteStore implements LedgerStore {
   /** Per account id: its 16-byte form and its not yet indexed history (AccountSlot). */
   readonly #slots = new Map<bigint, AccountSlot>();
   #checkpointer: Checkpointer | undefined;
+  /** Whether the store was opened with a background checkpointer (see `checkpointer`). */
+  #background = false;
+  /** Why the background checkpointer failed; set, SQLite's autocheckpoint took over. */
+  #checkpointFailure: string | undefined;
+  /** The autocheckpoint is still to be turned back on (see #restoreAutocheckpoint). */
+  #autocheckpointDue = false;
   /** Rows the current transaction wrote: how much it grew the WAL, roughly. */
   #rowsWritten = 0;
 
@@ -267,7 +294,13 @@ export class SqliteStore implements LedgerStore {
       const store = new SqliteStore(db, options);
       if (options.path !== ':memory:' && options.path !== '' && options.checkpoint !== 'inline') {
         db.pragma('wal_autocheckpoint = 0');
-        store.#checkpointer = new Checkpointer(db.name, store.synchronous);
+        store.#background = true;
+        store.#checkpointer = new Checkpointer(
+          db.name,
+          store.synchronous,
+          (reason) => store.#checkpointerFailed(reason),
+          options.checkpointStatementForTests,
+        );
       }
       return store;
     } catch (error) {
@@ -509,6 +542,7 @@ export class SqliteStore implements LedgerStore {
    * (`after`); on any failure the cache is dropped, since the view may have been changed.
    */
   #write<T>(fn: () => { value: T; after: () => void }): T {
+    if (this.#autocheckpointDue) this.#restoreAutocheckpoint();
     this.db.exec('BEGIN IMMEDIATE');
     this.#rowsWritten = 0;
     this.#txBase = MAX_I64; // no postings to take back unless a transfer batch sets it
@@ -1226,6 +1260,41 @@ export class SqliteStore implements LedgerStore {
     );
   }
 
+  /** Who copies the WAL back into the database file, and why not the worker if it failed. */
+  get checkpointer(): SqliteCheckpointerStatus {
+    if (this.#checkpointFailure !== undefined) {
+      return { mode: 'inline', failure: this.#checkpointFailure };
+    }
+    return { mode: this.#background ? 'background' : 'inline' };
+  }
+
+  /**
+   * The background checkpointer is gone for good. With autocheckpoint off nobody would copy
+   * the WAL back any more and it would grow until the disk is full: hand the job back to
+   * SQLite, as with checkpoint: 'inline'.
+   */
+  #checkpointerFailed(reason: string): void {
+    this.#checkpointFailure = reason;
+    this.#autocheckpointDue = true;
+    this.#restoreAutocheckpoint();
+  }
+
+  /**
+   * Runs from the event loop, whatever the connection is doing: a SqliteClient sharing it
+   * may be in a transaction, which is fine (the pragma only sets the hook run after each
+   * commit), or iterating a statement, which better-sqlite3 refuses: then the next write
+   * tries again before its BEGIN.
+   */
+  #restoreAutocheckpoint(): void {
+    if (!this.db.open) return;
+    try {
+      this.db.pragma('wal_autocheckpoint = 1000');
+      this.#autocheckpointDue = false;
+    } catch {
+      // The connection is busy with a statement: #write retries.
+    }
+  }
+
   async close(): Promise<void> {
     const checkpointer = this.#checkpointer;
     this.#checkpointer = undefined;
@@ -1241,24 +1310,49 @@ export class SqliteStore implements LedgerStore {
  * each page once however many commits rewrote it since the last one, so commits that keep
  * touching the same index pages cost one copy, not one each. The writer restarts the WAL
  * from its beginning once a checkpoint has caught up.
+ *
+ * It does not fail quietly: if the thread dies (it cannot open the file, an exception, out
+ * of memory) or gives up after failing checkpoints, `onFailure` is told why, once, so the
+ * store can checkpoint itself. Not after stop().
  */
 class Checkpointer {
   /** [0]: rows committed so far (wrapping); [1]: 1 when asked to stop. */
   readonly #signal = new Int32Array(new SharedArrayBuffer(8));
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
+  #stopping = false;
+  #failed = false;
 
-  constructor(path: string, synchronous: SqliteSynchronous) {
+  constructor(
+    path: string,
+    synchronous: SqliteSynchronous,
+    onFailure: (reason: string) => void,
+    statement = 'PRAGMA wal_checkpoint(PASSIVE)',
+  ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     this.#worker = new Worker(CHECKPOINT_WORKER, {
       eval: true,
-      workerData: { driver, path, synchronous, signal: this.#signal },
+      workerData: { driver, path, synchronous, statement, signal: this.#signal },
     });
+    const failed = (reason: string) => {
+      if (this.#stopping || this.#failed) return;
+      this.#failed = true;
+      onFailure(reason);
+    };
+    this.#worker.on('message', (message: { failure: string }) => failed(message.failure));
+    // After on('message'), which refs the thread's port: an open store must not keep the
+    // process alive.
     this.#worker.unref();
     this.#exited = new Promise((resolve) => {
-      this.#worker.once('exit', () => resolve());
-      // A failed checkpointer only means a bigger WAL; the next open checkpoints it.
-      this.#worker.once('error', () => resolve());
+      // 'error' comes first when the thread threw; its 'exit' then adds nothing.
+      this.#worker.once('error', (error) => {
+        failed(`checkpointer thread failed: ${error.message}`);
+        resolve();
+      });
+      this.#worker.once('exit', (code) => {
+        failed(`checkpointer thread exited (code ${code})`);
+        resolve();
+      });
     });
   }
 
@@ -1268,6 +1362,7 @@ class Checkpointer {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.#worker.ref(); // keep the process alive until the thread has closed its connection
     Atomics.store(this.#signal, 1, 1);
     Atomics.add(this.#signal, 0, 1);
@@ -1278,35 +1373,61 @@ class Checkpointer {
 
 /** The checkpointer's thread (CommonJS, so `require` finds the driver by its path). */
 const CHECKPOINT_WORKER = `
-const { workerData } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const signal = workerData.signal;
-const db = new Database(workerData.path);
-db.pragma('synchronous = ' + workerData.synchronous);
-db.pragma('busy_timeout = 0');
 // Checkpoint once ROWS rows were committed since the last one, or IDLE_MS after the last
 // commit. 10,000 rather than 1,000 rows (about SQLite's 1000-page autocheckpoint for small
 // commits): batches of 100 used ~30% less CPU, since pages rewritten by many commits (the
 // accounts, index interiors) are copied once; the WAL grows to tens of MB between copies.
 const ROWS = 10000;
 const IDLE_MS = 200;
-let done = 0;
-while (Atomics.load(signal, 1) === 0) {
-  const now = Atomics.load(signal, 0);
-  const behind = (now - done) | 0;
-  if (behind < ROWS) {
-    const r = Atomics.wait(signal, 0, now, behind === 0 ? 1000 : IDLE_MS);
-    if (Atomics.load(signal, 1) === 1) break;
-    if (r !== 'timed-out' || behind === 0) continue;
+// A busy checkpoint is normal (another connection checkpoints, or is recovering the WAL):
+// a later commit asks again. Any other failure (disk full, I/O error) is unlikely to pass
+// by itself; after FAILURES_MAX in a row the thread gives up and says why, and the store
+// checkpoints on its own connection instead of letting the WAL grow unseen.
+const FAILURES_MAX = 3;
+const describe = (error) => String(error?.code ?? 'error') + ': ' + String(error?.message ?? error);
+
+function run() {
+  const signal = workerData.signal;
+  const db = new Database(workerData.path);
+  db.pragma('synchronous = ' + workerData.synchronous);
+  db.pragma('busy_timeout = 0');
+  const checkpoint = db.prepare(workerData.statement);
+  let failures = 0;
+  let done = 0;
+  while (Atomics.load(signal, 1) === 0) {
+    const now = Atomics.load(signal, 0);
+    const behind = (now - done) | 0;
+    if (behind < ROWS) {
+      const r = Atomics.wait(signal, 0, now, behind === 0 ? 1000 : IDLE_MS);
+      if (Atomics.load(signal, 1) === 1) break;
+      if (r !== 'timed-out' || behind === 0) continue;
+    }
+    done = now;
+    try {
+      checkpoint.all();
+      failures = 0;
+    } catch (error) {
+      const code = String(error?.code);
+      if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) continue;
+      if (++failures >= FAILURES_MAX) {
+        const failure = 'checkpoint failed ' + failures + ' times in a row: ' + describe(error);
+        parentPort.postMessage({ failure });
+        break;
+      }
+    }
   }
-  done = now;
-  try {
-    db.pragma('wal_checkpoint(PASSIVE)');
-  } catch {
-    // Busy or interrupted: a later commit asks again.
-  }
+  db.close();
 }
-db.close();
+
+try {
+  run();
+} catch (error) {
+  // Thrown as it is, a SqliteError would reach the store as its code alone (a structured
+  // clone keeps no message of an Error subclass).
+  throw new Error(describe(error));
+}
 `;
 
 const MAX_I64 = (1n << 63n) - 1n;
