@@ -54,6 +54,12 @@ export interface RuntimeOptions {
   readonly domain?: Omit<RemitnetConfig, 'payoutCodeSecret'>;
   /** Told when a background job (ledger expiry, remittance sweep) fails; it retries next tick. */
   readonly onBackgroundError?: (job: 'ledger_expiry' | 'remittance_sweep', error: unknown) => void;
+  /**
+   * Told when a store keeps working in a degraded way: on SQLite, the background
+   * checkpointer failed and SQLite's own autocheckpoint took over (commits copy the WAL back
+   * themselves, so they get slower, but the WAL stays bounded).
+   */
+  readonly onStoreDegraded?: (what: 'sqlite_checkpointer', reason: string) => void;
 }
 
 export async function openRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
@@ -72,6 +78,9 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     config.sqlitePath !== ':memory:';
   const opened = await openLedgerStore(
     offloadSync ? { ...config, sqliteSynchronous: 'NORMAL' } : config,
+    {
+      onCheckpointerFailure: (reason) => options.onStoreDegraded?.('sqlite_checkpointer', reason),
+    },
   );
   let store: LedgerStore = opened;
   let sql: SqlClient;

@@ -43,6 +43,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     sweepInterval_ms: 5000,
     onBackgroundError: (job, error) =>
       logger.error({ err: error, job }, 'background job failed; it runs again on the next tick'),
+    onStoreDegraded: (what, reason) =>
+      logger.error(
+        { what, reason },
+        "the SQLite checkpointer thread failed; SQLite's own autocheckpoint took over, so commits now copy the WAL back themselves (slower, still bounded); restart to get the thread back",
+      ),
   });
   if (runtime.keySource === 'database') {
     // Zero configuration keeps working, but says once what it costs and how to fix it.

@@ -13,10 +13,24 @@ import type { LedgerStore } from '../ledger/store.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
 import { SqliteStore } from './sqlite/sqlite-store.ts';
 
-export async function openLedgerStore(config: Config): Promise<LedgerStore> {
+export interface StoreHooks {
+  /** SQLite: the background checkpointer failed and SQLite's autocheckpoint took over. */
+  readonly onCheckpointerFailure?: (reason: string) => void;
+}
+
+export async function openLedgerStore(
+  config: Config,
+  hooks: StoreHooks = {},
+): Promise<LedgerStore> {
   if (config.databaseUrl !== undefined) {
     return PostgresStore.open({ connectionString: config.databaseUrl });
   }
   if (config.sqlitePath !== ':memory:') mkdirSync(dirname(config.sqlitePath), { recursive: true });
-  return SqliteStore.open({ path: config.sqlitePath, synchronous: config.sqliteSynchronous });
+  return SqliteStore.open({
+    path: config.sqlitePath,
+    synchronous: config.sqliteSynchronous,
+    ...(hooks.onCheckpointerFailure === undefined
+      ? {}
+      : { onCheckpointerFailure: hooks.onCheckpointerFailure }),
+  });
 }

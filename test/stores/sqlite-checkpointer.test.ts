@@ -131,7 +131,12 @@ describe('SQLite background checkpointer failure', () => {
 
   it('checkpoints that keep failing (not busy) make the thread give up and say why', async () => {
     const path = newPath();
-    const l = await ledgerOn({ path, checkpointStatementForTests: "SELECT json('x')" });
+    const told: string[] = [];
+    const l = await ledgerOn({
+      path,
+      checkpointStatementForTests: "SELECT json('x')",
+      onCheckpointerFailure: (reason) => told.push(reason),
+    });
     try {
       // The statement prepares: the thread runs, and fails only when it checkpoints.
       await new Promise((r) => setTimeout(r, 300));
@@ -151,6 +156,7 @@ describe('SQLite background checkpointer failure', () => {
         failure: 'checkpoint failed 3 times in a row: SQLITE_ERROR: malformed JSON',
       });
       expect(batches).toBeGreaterThanOrEqual(2);
+      expect(told).toEqual([l.store.checkpointer.failure]); // told once, with the reason
       expect(l.store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000n);
       const grown = walSize(path);
       const largest = await writeBatches(l, path, 30);

@@ -143,6 +143,11 @@ export interface SqliteStoreOptions {
    */
   readonly checkpoint?: 'background' | 'inline';
   /**
+   * Told once, with the reason, when the background checkpointer fails and SQLite's own
+   * autocheckpoint takes over (so an operator hears of it, not only a gauge).
+   */
+  readonly onCheckpointerFailure?: (reason: string) => void;
+  /**
    * Tests only: the statement the checkpointer thread prepares once and runs in place of
    * `PRAGMA wal_checkpoint(PASSIVE)`. One that does not prepare kills the thread as it
    * starts; one that fails when run stands for a failing checkpoint (disk full, I/O error).
@@ -224,6 +229,7 @@ export class SqliteStore implements LedgerStore {
   /** Per account id: its 16-byte form and its not yet indexed history (AccountSlot). */
   readonly #slots = new Map<bigint, AccountSlot>();
   #checkpointer: Checkpointer | undefined;
+  readonly #onCheckpointerFailure: ((reason: string) => void) | undefined;
   /** Whether the store was opened with a background checkpointer (see `checkpointer`). */
   #background = false;
   /** Why the background checkpointer failed; set, SQLite's autocheckpoint took over. */
@@ -276,6 +282,7 @@ export class SqliteStore implements LedgerStore {
       throw new RangeError('balanceFoldEvery must be a whole number above zero');
     }
     this.#accountCacheMax = options.accountCacheMax ?? 1_000_000;
+    this.#onCheckpointerFailure = options.onCheckpointerFailure;
     this.#stmt = this.prepareStatements();
   }
 
@@ -1277,6 +1284,11 @@ export class SqliteStore implements LedgerStore {
     this.#checkpointFailure = reason;
     this.#autocheckpointDue = true;
     this.#restoreAutocheckpoint();
+    try {
+      this.#onCheckpointerFailure?.(reason);
+    } catch {
+      // A failing listener must not undo the fallback.
+    }
   }
 
   /**
