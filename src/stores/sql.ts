@@ -18,6 +18,7 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { runMigrations, type Migration, type MigrationReport } from './migrate.ts';
+import { deadlineOptions } from './postgres/postgres-store.ts';
 import type { WalSync } from './wal-sync.ts';
 
 export type SqlValue = string | bigint | number | boolean | null | Buffer;
@@ -260,7 +261,14 @@ export class PostgresClient implements SqlClient {
   }
 
   static open(connectionString: string, max = 10): PostgresClient {
-    return new PostgresClient(new pg.Pool({ connectionString, max }));
+    // The same server-side deadlines as the ledger store's (postgres-store.ts): no domain
+    // call waits on the database forever, and a session stuck in a transaction is ended.
+    const options = deadlineOptions({
+      statementTimeout_ms: 30_000,
+      lockTimeout_ms: 10_000,
+      idleInTransactionTimeout_ms: 60_000,
+    }).join(' ');
+    return new PostgresClient(new pg.Pool({ connectionString, max, options }));
   }
 
   async query<T extends SqlRow = SqlRow>(
@@ -355,6 +363,8 @@ export async function migrateComponent(
       },
       apply: async (m) => {
         await client.transaction(async (tx) => {
+          // A migration may rewrite whole tables: the statement deadline is for requests.
+          if (tx.dialect === 'postgres') await tx.execute('SET LOCAL statement_timeout = 0');
           for (const s of m.statements) await tx.execute(s);
           await tx.execute(
             'INSERT INTO remitnet_component_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)',

@@ -116,6 +116,17 @@ export interface PostgresStoreOptions {
   readonly journalFoldEvery?: number;
   /** Most journal rows before a fold, whatever their size (default 128). */
   readonly journalRowsMax?: number;
+  /**
+   * Server-side deadlines, so no call waits on the database forever (0 turns one off):
+   * the longest a statement may run (statement_timeout, default 30,000 ms; migrations are
+   * exempt), the longest a batch waits for a lock, in practice the writer lock on the clock
+   * row (lock_timeout, default 10,000 ms), and how long a session may sit idle inside a
+   * transaction before the server ends it and frees its locks (default 60,000 ms). A batch
+   * past one of them is refused whole with store_unavailable; nothing of it is applied.
+   */
+  readonly statementTimeout_ms?: number;
+  readonly lockTimeout_ms?: number;
+  readonly idleInTransactionTimeout_ms?: number;
 }
 
 /** int8 as bigint and uuid as a 128-bit bigint, for this store's connections only. */
@@ -128,6 +139,8 @@ const TYPES: pg.CustomTypesConfig = {
 };
 
 const MAX_I64 = (1n << 63n) - 1n;
+/** 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout). */
+const DEADLINE_CODES = new Set(['57014', '55P03']);
 /** 40001 serialization_failure, 40P01 deadlock_detected, 23505 unique_violation. */
 const CONFLICT_CODES = new Set(['40001', '40P01', '23505']);
 const MAX_CONFLICT_ATTEMPTS = 50;
@@ -440,6 +453,9 @@ export class PostgresStore implements LedgerStore {
       idleTimeout_ms: options.idleTimeout_ms ?? 10_000,
       applicationName: options.applicationName ?? 'remitnet',
       schema,
+      statementTimeout_ms: options.statementTimeout_ms ?? 30_000,
+      lockTimeout_ms: options.lockTimeout_ms ?? 10_000,
+      idleInTransactionTimeout_ms: options.idleInTransactionTimeout_ms ?? 60_000,
     });
     const started = Date.now();
     try {
@@ -799,7 +815,7 @@ export class PostgresStore implements LedgerStore {
             { cause: error },
           );
         }
-        throw error;
+        throw deadlineError(error, this.target) ?? error;
       } finally {
         client?.off('error', ignore);
         client?.release(broken ? true : undefined);
@@ -891,7 +907,7 @@ export class PostgresStore implements LedgerStore {
     try {
       return await fn(this.pool);
     } catch (error) {
-      if (!isConnectionLoss(error)) throw error;
+      if (!isConnectionLoss(error)) throw deadlineError(error, this.target) ?? error;
       try {
         return await fn(this.pool);
       } catch (again) {
@@ -1257,6 +1273,8 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
         c.on('error', ignore);
         try {
           await c.query('BEGIN');
+          // A migration rewrites whole tables: the store's statement deadline is for batches.
+          await c.query('SET LOCAL statement_timeout = 0');
           // Several processes may open the same database at once: one migrates, the
           // others wait here and then find the version recorded. (A table lock, not an
           // advisory lock, so Postgres-compatible databases without them can follow.)
@@ -1332,6 +1350,10 @@ interface PoolSettings {
   readonly applicationName: string;
   /** Sets search_path on every connection (a checked identifier). */
   readonly schema?: string | undefined;
+  /** Server-side deadlines (see PostgresStoreOptions); 0 or undefined: none. */
+  readonly statementTimeout_ms?: number;
+  readonly lockTimeout_ms?: number;
+  readonly idleInTransactionTimeout_ms?: number;
 }
 
 /** A pool with this store's type parsers; idle-connection errors are absorbed, not thrown. */
@@ -1346,12 +1368,51 @@ export function createPool(connectionString: string, s: PoolSettings): pg.Pool {
     keepAlive: true,
     // jit off: the store's statements are short, and the planner's guesses about posting
     // lists (it cannot see their length) made it JIT-compile a 5 ms read for 200 ms.
-    options: `-c jit=off${s.schema === undefined ? '' : ` -c search_path=${s.schema}`}`,
+    options: [
+      '-c jit=off',
+      ...deadlineOptions(s),
+      ...(s.schema === undefined ? [] : [`-c search_path=${s.schema}`]),
+    ].join(' '),
   });
   // An idle connection that dies (server restart, failover) is dropped by the pool; the
   // next query opens a new one. Without a listener the error would crash the process.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/** Session settings for the server-side deadlines (whole milliseconds; 0 turns one off). */
+export function deadlineOptions(s: {
+  readonly statementTimeout_ms?: number | undefined;
+  readonly lockTimeout_ms?: number | undefined;
+  readonly idleInTransactionTimeout_ms?: number | undefined;
+}): string[] {
+  const out: string[] = [];
+  const add = (name: string, ms: number | undefined) => {
+    if (ms === undefined) return;
+    if (!Number.isInteger(ms) || ms < 0) {
+      throw new RangeError(`${name} must be a whole number of milliseconds, not ${ms}`);
+    }
+    out.push(`-c ${name}=${ms}`);
+  };
+  add('statement_timeout', s.statementTimeout_ms);
+  add('lock_timeout', s.lockTimeout_ms);
+  add('idle_in_transaction_session_timeout', s.idleInTransactionTimeout_ms);
+  return out;
+}
+
+/** A statement or lock wait cut short by a server-side deadline: what to tell the caller. */
+function deadlineError(error: unknown, target: string): LedgerError | undefined {
+  const code = sqlState(error);
+  if (code === undefined || !DEADLINE_CODES.has(code)) return undefined;
+  const what =
+    code === '55P03'
+      ? 'a batch waited too long for the writer lock (lock_timeout): another writer holds it'
+      : 'a statement ran past its deadline (statement_timeout) or was cancelled';
+  return new LedgerError(
+    'store_unavailable',
+    `PostgreSQL at ${target}: ${what}; nothing of the call was applied, try again`,
+    { cause: error },
+  );
 }
 
 /** host:port/database from a connection string; a string that is not one is refused here. */
