@@ -133,6 +133,8 @@ export class ApiKeyStore {
   readonly #now: () => number;
   /** hash -> principal (or null for "no such key"), with its expiry. Bounded. */
   readonly #cache = new Map<string, { principal: Principal | null; until_ms: number }>();
+  /** Counts revocations (before and after each), so verify() knows one overlapped it. */
+  #revocations = 0;
   static readonly CACHE_MAX = 10_000;
 
   constructor(sql: SqlClient, options: ApiKeyStoreOptions = {}) {
@@ -142,11 +144,18 @@ export class ApiKeyStore {
   }
 
   /** Creates a key and returns it: the only time the key itself is ever available. */
-  async create(input: {
-    role: Role;
-    agentId?: string | null;
-    label?: string;
-  }): Promise<{ key: string; info: ApiKeyInfo }> {
+  /**
+   * Creates a key. `also` runs inside the transaction that stores it, given the key's
+   * info (never the key): the API keeps its Idempotency-Key answer there, without the key.
+   */
+  async create(
+    input: {
+      role: Role;
+      agentId?: string | null;
+      label?: string;
+    },
+    also?: (tx: SqlClient, info: ApiKeyInfo) => Promise<void>,
+  ): Promise<{ key: string; info: ApiKeyInfo }> {
     if (!ROLES.includes(input.role)) throw new Error(`role must be one of ${ROLES.join(', ')}`);
     const agentId = input.agentId ?? null;
     if (input.role === 'agent' && (agentId === null || !/^[0-9a-f]{32}$/.test(agentId))) {
@@ -165,8 +174,8 @@ export class ApiKeyStore {
       createdAt: new Date(this.#now()).toISOString(),
       revokedAt: null,
     };
-    await this.#sql.transaction((tx) =>
-      tx.execute(
+    await this.#sql.transaction(async (tx) => {
+      await tx.execute(
         'INSERT INTO api_keys (id, prefix, hash, role, agent_id, label, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)',
         [
           info.keyId,
@@ -177,8 +186,9 @@ export class ApiKeyStore {
           info.label,
           info.createdAt,
         ],
-      ),
-    );
+      );
+      await also?.(tx, info);
+    });
     return { key, info };
   }
 
@@ -189,12 +199,18 @@ export class ApiKeyStore {
     const now = this.#now();
     const hit = this.#cache.get(hash);
     if (hit !== undefined && hit.until_ms > now) return hit.principal ?? undefined;
+    // A revocation that commits while this read is in flight must not be undone by caching
+    // what the read saw: the answer is cached only if no revocation happened meanwhile.
+    const revocations = this.#revocations;
     const rows = await this.#sql.query<KeyRow>(
       'SELECT id, prefix, role, agent_id, label, created_at, revoked_at FROM api_keys WHERE hash = $1',
       [hash],
     );
     const row = rows[0];
     const principal = row === undefined || row.revoked_at !== null ? null : toInfo(row);
+    if (revocations !== this.#revocations) {
+      return principal === null ? undefined : principalOf(principal);
+    }
     if (this.#cache.size >= ApiKeyStore.CACHE_MAX) this.#cache.clear();
     this.#cache.set(hash, {
       principal: principal === null ? null : principalOf(principal),
@@ -220,6 +236,7 @@ export class ApiKeyStore {
 
   /** Revokes a key; answers false when no such key exists. Revoking twice is harmless. */
   async revoke(keyId: string): Promise<boolean> {
+    this.#revocations++; // a verify() reading now must not cache (see verify)
     const at = new Date(this.#now()).toISOString();
     const changed = await this.#sql.transaction(async (tx) => {
       const n = await tx.execute(
@@ -230,6 +247,7 @@ export class ApiKeyStore {
       const rows = await tx.query('SELECT 1 AS one FROM api_keys WHERE id = $1', [keyId]);
       return rows.length > 0;
     });
+    this.#revocations++;
     this.#cache.clear();
     return changed;
   }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../app.ts';
 import type { ApiKeyInfo } from '../keys.ts';
 import { ApiError } from '../problem.ts';
-import { defineRoute, OPERATOR, OVERSIGHT } from '../route.ts';
+import { defineRoute, JSON_TYPE, OPERATOR, OVERSIGHT } from '../route.ts';
 import { Body, Id, ProblemResponses } from '../schemas.ts';
 
 export const KeyInfo = Type.Object({
@@ -47,11 +47,18 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext): void {
     idempotent: true,
     status: 201,
     summary: 'Create an API key (shown once in the answer, stored only as a hash)',
+    description:
+      'The key is in this answer only. A retry with the same Idempotency-Key answers the same key info with `key: null`: the key itself is never stored, not even with the Idempotency-Key record.',
     tags: ['access'],
     schema: {
       body: CreateKey,
       response: {
-        201: Type.Object({ key: Type.String(), info: KeyInfo }),
+        201: Type.Object({
+          key: Type.Union([Type.String(), Type.Null()], {
+            description: 'The key, shown once; null on a replay',
+          }),
+          info: KeyInfo,
+        }),
         ...ProblemResponses,
       },
     },
@@ -60,11 +67,24 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if ((b.role === 'agent') !== (b.agent_id !== undefined)) {
         throw new ApiError('invalid_request', 'agent_id is required for, and only for, role agent');
       }
-      const { key, info } = await ctx.keys.create({
-        role: b.role,
-        agentId: b.agent_id?.toLowerCase() ?? null,
-        label: b.label ?? '',
-      });
+      const record = request.idempotencyRecord;
+      const { key, info } = await ctx.keys.create(
+        {
+          role: b.role,
+          agentId: b.agent_id?.toLowerCase() ?? null,
+          label: b.label ?? '',
+        },
+        // The Idempotency-Key answer is written with the key, in one transaction, and
+        // without it: a replay shows the key's info, never the key again.
+        record === null
+          ? undefined
+          : (tx, created) =>
+              record(tx, {
+                status: 201,
+                contentType: JSON_TYPE,
+                body: JSON.stringify({ key: null, info: keyToWire(created) }),
+              }),
+      );
       return { key, info: keyToWire(info) };
     },
   });
