@@ -1,0 +1,236 @@
+/**
+ * Review findings: each test states a property the project promises and fails on the code
+ * as reviewed. See the report for the defect's location and a suggested fix.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { openRuntime } from '../../src/api/runtime.ts';
+import type { RemitnetConfig } from '../../src/remittances/index.ts';
+import { positionId, writeOffId } from '../../src/network/index.ts';
+import {
+  agent,
+  asAgent,
+  link,
+  rule,
+  createFrom,
+  koreanCorridor,
+  makeWorld,
+  storeKinds,
+  openValue,
+  OPERATOR,
+  type World,
+} from './support.ts';
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+for (const kind of await storeKinds()) {
+  const mk = (config: Partial<RemitnetConfig> = {}) => makeWorld(config, kind);
+  describe(`on ${kind}`, () => {
+    it('a payout agent cannot accept, at once, more payouts than its cash covers', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 1 });
+      // 1,000,000 KRW -> 5,000.00 CNY -> 4,500.00 CNY delivered (450,000 minor) each.
+      await rn.network.reportCash(c.hyesan.id, 'CNY', 500_000n, asAgent(c.hyesan));
+      const a = await createFrom(rn, c);
+      const b = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      await rn.remittances.fund(b.id, asAgent(c.seoul));
+      // Two acceptances in flight at once (two tellers, two requests): hold each ledger call
+      // until both have reached it, so neither has recorded 'ready' when the other checks cash.
+      const real = world.ledger.createTransfers.bind(world.ledger);
+      let arrived = 0;
+      let release!: () => void;
+      const both = new Promise<void>((r) => (release = r));
+      world.ledger.createTransfers = async (batch) => {
+        if (++arrived === 2) release();
+        await Promise.race([both, new Promise((r) => setTimeout(r, 2_000))]);
+        return real(batch);
+      };
+      const results = await Promise.allSettled([
+        rn.remittances.accept(a.id, asAgent(c.hyesan)),
+        rn.remittances.accept(b.id, asAgent(c.hyesan)),
+      ]);
+      world.ledger.createTransfers = real;
+      const ready = [await rn.remittances.get(a.id), await rn.remittances.get(b.id)].filter(
+        (r) => r.state === 'ready',
+      );
+      const promised = ready.reduce((s, r) => s + r.deliverAmountMinor, 0n);
+      expect(results.map((r) => r.status)).toContain('rejected');
+      expect(promised).toBeLessThanOrEqual(500_000n);
+    });
+
+    it('a held remittance resumed after its original payout window can still be delivered', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      await rn.remittances.accept(a.id, asAgent(c.yanji));
+      await rn.remittances.suspendAgent(c.yanji.id, { policy: 'hold' }, OPERATOR, 'questioned');
+      expect((await rn.remittances.get(a.id)).state).toBe('held');
+      // The border is closed for a while (held has no deadline: an operator resolves it).
+      world.advance(8 * DAY);
+      const resumed = await rn.remittances.resolveHeld(a.id, 'resume', OPERATOR, 'border open');
+      expect(resumed.state).toBe('funded');
+      expect(resumed.awaitingAgentId).toBe(c.yanji2!.id);
+      await rn.remittances.accept(a.id, asAgent(c.yanji2!));
+      await rn.remittances.accept(a.id, asAgent(c.hyesan));
+      const done = await rn.remittances.payout(a.id, { code: a.code }, asAgent(c.hyesan));
+      expect(done.state).toBe('completed');
+      expect(await openValue(world, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
+    });
+
+    it("a sender's cancellation is not counted as the awaited agent's delivery failure", async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const { id } = await createFrom(rn, c);
+      await rn.remittances.fund(id, asAgent(c.seoul));
+      const r = await rn.remittances.cancel(
+        id,
+        { kind: 'customer', id: c.sender },
+        'changed my mind',
+      );
+      expect(r.state).toBe('refunded');
+      const yanji = await rn.network.getAgent(c.yanji.id);
+      expect(yanji.failedCount).toBe(0); // Yanji was never asked long enough to fail
+    });
+
+    it('a write-off cannot name the origin agent itself as the agent that refunds the sender', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      await rn.remittances.suspendAgent(c.seoul.id, {}, OPERATOR, 'arrested with the cash');
+      expect((await rn.remittances.get(a.id)).state).toBe('held');
+      await rn.network.setAgentStatus(c.seoul.id, 'active', OPERATOR, 'released');
+      const [before] = await world.ledger.lookupAccounts([positionId(c.seoul.id, 'KRW')]);
+      await expect(
+        rn.remittances.writeOff(a.id, { refundViaAgentId: c.seoul.id }, OPERATOR, 'mistake'),
+      ).rejects.toMatchObject({ code: expect.any(String) });
+      // Nothing booked: no loss, and Seoul is not credited twice for one sender's cash.
+      const [after, wo] = await world.ledger.lookupAccounts([
+        positionId(c.seoul.id, 'KRW'),
+        writeOffId('KRW'),
+      ]);
+      expect(after).toEqual(before);
+      expect(wo?.debitsPosted ?? 0n).toBe(0n);
+    });
+
+    it('a second reroute needs only the quoted amount, not what an earlier reroute improved it to', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+      // A third Yanji broker, priced like the quoted route (10%), slower.
+      const yanji3 = await agent(
+        rn,
+        'Yanji broker 3',
+        ['CN', 'Jilin', 'Yanji'],
+        ['KRW', 'CNY'],
+        ['intermediary'],
+        [rule('KRW', '10'), rule('CNY', '10')],
+      );
+      const fx = [{ from: 'KRW' as const, agentRate: '0.0050', referenceRate: '0.0053' }];
+      await link(rn, c.seoul, yanji3, 'KRW', [], 100);
+      await link(rn, yanji3, c.hyesan, 'CNY', fx, 100);
+      const { id, code } = await createFrom(rn, c);
+      const quoted = (await rn.remittances.get(id)).deliverAmountMinor;
+      expect(quoted).toBe(405_000n);
+      await rn.remittances.fund(id, asAgent(c.seoul));
+      // Yanji 2 lowers its price, Yanji declines: rerouted through Yanji 2, family gets more.
+      await rn.network.updateAgent(
+        c.yanji2!.id,
+        { commissions: [rule('KRW', '5'), rule('CNY', '5')] },
+        OPERATOR,
+      );
+      const r1 = await rn.remittances.decline(id, asAgent(c.yanji), 'no courier');
+      expect(r1.awaitingAgentId).toBe(c.yanji2!.id);
+      expect(r1.deliverAmountMinor).toBe(427_500n);
+      // Yanji 2 declines too. Yanji 3 still delivers the quoted 405,000 for the same
+      // 1,000,000 KRW: "reroute within the quoted cost, else refund" says reroute.
+      const r2 = await rn.remittances.decline(id, asAgent(c.yanji2!), 'closed');
+      expect(r2.state).toBe('funded');
+      expect(r2.awaitingAgentId).toBe(yanji3.id);
+      await rn.remittances.accept(id, asAgent(yanji3));
+      await rn.remittances.accept(id, asAgent(c.hyesan));
+      const done = await rn.remittances.payout(id, { code }, asAgent(c.hyesan));
+      expect(done.deliverAmountMinor).toBeGreaterThanOrEqual(quoted);
+    });
+
+    it('a position write-off is refused above what the agent owes, and does not raise its limit', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      // Seoul owes nothing on settled business.
+      const before = (await rn.network.agentExposure(c.seoul.id)).find(
+        (l) => l.currency === 'KRW',
+      )!;
+      expect(before.owesPostedMinor).toBe(0n);
+      await expect(
+        rn.remittances.writeOffPosition(
+          c.seoul.id,
+          'KRW',
+          1_000_000n,
+          'wo-1',
+          OPERATOR,
+          'books a loss that does not exist',
+        ),
+      ).rejects.toMatchObject({ code: expect.any(String) });
+      const after = (await rn.network.agentExposure(c.seoul.id)).find((l) => l.currency === 'KRW')!;
+      expect(after.owesPostedMinor).toBe(0n);
+      expect(after.headroomMinor).toBe(before.headroomMinor);
+    });
+  });
+}
+
+describe('the running process (src/api/runtime.ts)', () => {
+  it('re-drives a step left pending by a transient ledger failure without waiting for a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'remitnet-review-'));
+    const runtime = await openRuntime(loadConfig({ REMITNET_DB: join(dir, 'r.db') }), {
+      expiryInterval_ms: 0,
+      sweepInterval_ms: 25,
+    });
+    try {
+      const rn = runtime.remitnet;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const { id } = await createFrom(rn, c);
+      // The ledger fails once (a lost connection, say): the step is recorded as pending and
+      // the caller is told it "will be re-driven by recover()".
+      const real = runtime.ledger.createTransfers.bind(runtime.ledger);
+      runtime.ledger.createTransfers = async () => {
+        throw new Error('connection lost');
+      };
+      await expect(rn.remittances.fund(id, asAgent(c.seoul))).rejects.toMatchObject({
+        code: 'ledger_unavailable',
+      });
+      runtime.ledger.createTransfers = real;
+      expect((await rn.remittances.get(id)).pendingStep).toBe('fund');
+      // The process keeps running; only sweep() is scheduled. recover() (which alone re-drives
+      // pending steps, and which its own doc says to run periodically with minAge_ms) never
+      // runs again, so the remittance answers remittance_busy until someone restarts it.
+      let recoverCalls = 0;
+      const recover = rn.remittances.recover.bind(rn.remittances);
+      rn.remittances.recover = async (o) => {
+        recoverCalls++;
+        return recover(o);
+      };
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(recoverCalls).toBeGreaterThan(0);
+    } finally {
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
