@@ -905,7 +905,9 @@ export class RemittanceService {
     events.push(
       ev(row.state, 'refunded', 'refunded', actor, reason, { refundMinor: refund.toString() }),
     );
-    const failedAgents = row.awaitingAgentId !== undefined ? [row.awaitingAgentId] : [];
+    // No delivery failure here: a refund is often nobody's failure (the sender cancelled, an
+    // operator refunded a held remittance, an agent was suspended). The callers that refund
+    // because an agent declined or did not answer count that failure themselves.
     return {
       op: 'refund',
       transfers,
@@ -913,7 +915,6 @@ export class RemittanceService {
       events,
       effects: {
         cash: [{ agentId: row.originAgentId, currency: row.sendCurrency, deltaMinor: -refund }],
-        failed: failedAgents,
       },
     };
   }
@@ -1120,11 +1121,15 @@ export class RemittanceService {
     await this.#write(row, reverted, []);
     const error = refusal(results);
     if (intent.onRefused === 'refund') {
-      return this.#run(
+      const plan = this.#refundPlan(
         reverted,
-        this.#refundPlan(reverted, SYSTEM, `reroute refused by the ledger: ${error.message}`, 0n),
-        onOutcome,
+        SYSTEM,
+        `reroute refused by the ledger: ${error.message}`,
+        0n,
       );
+      // The decline or timeout that asked for the reroute is still that agent's failure.
+      const failed = intent.effects.failed ?? [];
+      return this.#run(reverted, { ...plan, effects: { ...plan.effects, failed } }, onOutcome);
     }
     throw error;
   }
