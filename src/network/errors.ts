@@ -109,6 +109,18 @@ export const REMITNET_ERRORS = {
     'conflict',
     'only a held remittance (its origin agent suspended with the value) can be written off',
   ],
+  write_off_via_origin: [
+    'invalid',
+    'the agent that refunds the sender must not be the origin agent, which is the one that lost the cash; name another active agent that handles the currency',
+  ],
+  write_off_origin_active: [
+    'conflict',
+    "the origin agent is active again, so it can return the sender's cash: resolve the held remittance with 'refund' (or 'resume'); if the cash is lost all the same, suspend the agent first",
+  ],
+  write_off_above_position: [
+    'conflict',
+    'the amount is more than the agent owes on settled business (its posted position); read its exposure and write off at most what it owes',
+  ],
   cursor_invalid: ['invalid', 'the cursor is not one remitnet handed out; start again without it'],
   ledger_refused: ['unavailable', 'the ledger refused the step; the remittance did not change'],
   ledger_unavailable: [

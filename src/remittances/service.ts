@@ -123,6 +123,7 @@ const SYSTEM: Actor = { kind: 'system', id: 'remitnet' };
 const SWEEP_BATCH = 500;
 const QUOTE_KEEP_MS = 24 * 3_600_000;
 const KEY_MAX = 200;
+const POSITION_KEY_MAX = 400;
 const REASON_MAX = 500;
 
 export class RemittanceService {
@@ -712,6 +713,17 @@ export class RemittanceService {
     if (row.state !== 'held' || row.heldAgentId !== row.originAgentId) {
       throw new RemitnetError('write_off_not_allowed', `the remittance is ${row.state}`);
     }
+    // The origin is the agent that lost the cash: naming it as the one that refunds would
+    // write off its debt and credit it again for the same sender's cash (paid twice).
+    if (input.refundViaAgentId === row.originAgentId) {
+      throw new RemitnetError('write_off_via_origin', input.refundViaAgentId);
+    }
+    // An active origin is trusted with cash again, so it can hand the sender's back: a loss
+    // is booked only while it is suspended or unreachable (resolveHeld refunds otherwise).
+    const origin = await this.#network.agent(row.originAgentId);
+    if (origin.status === 'active') {
+      throw new RemitnetError('write_off_origin_active', row.originAgentId);
+    }
     const via = await this.#activeAgent(input.refundViaAgentId);
     if (!via.currencies.includes(row.sendCurrency)) {
       throw new RemitnetError('currency_not_handled', `${via.id} ${row.sendCurrency}`);
@@ -757,15 +769,47 @@ export class RemittanceService {
   ): Promise<void> {
     requireActor(actor, ['operator']);
     checkReason(reason);
+    // The key names the write-off (its transfer id is derived from it); the API prefixes
+    // its own 255-character Idempotency-Key with the caller's key id, hence the wider bound.
+    if (
+      typeof idempotencyKey !== 'string' ||
+      idempotencyKey.trim() === '' ||
+      idempotencyKey.length > POSITION_KEY_MAX
+    ) {
+      throw new RemitnetError('idempotency_key_invalid');
+    }
     const a = await this.#network.getAgent(agentId);
     if (!a.currencies.includes(cur)) throw new RemitnetError('currency_not_handled', cur);
     if (typeof amountMinor !== 'bigint' || amountMinor <= 0n)
       throw new RemitnetError('amount_invalid');
+    const id = derivedId('position_write_off', agentId, cur, idempotencyKey);
+    const position = positionId(agentId, cur);
+    // A retry of a write-off already booked answers as the first call did: its position is
+    // now lower by this very amount, so the check below would wrongly refuse it.
+    const [done] = await this.#ledger.lookupTransfers([id]);
+    if (done !== undefined) {
+      if (done.amount !== amountMinor || done.creditAccountId !== position) {
+        throw new RemitnetError('idempotency_key_reused', 'a write-off of another amount');
+      }
+      return;
+    }
+    // Only a debt can be written off. Above it the credit would make the network owe the
+    // agent, and raise its headroom, for a loss that does not exist. The position's ledger
+    // flag bounds its debits, not its credits, so the bound is checked here (known limit:
+    // two write-offs of the same agent with different keys at once can both pass).
+    const line = (await this.#network.agentExposure(agentId)).find((l) => l.currency === cur);
+    const owes = line?.owesPostedMinor ?? 0n;
+    if (amountMinor > owes) {
+      throw new RemitnetError(
+        'write_off_above_position',
+        `owes ${owes > 0n ? owes : 0n} ${cur} minor units`,
+      );
+    }
     const [result] = await this.#ledger.createTransfers([
       {
-        id: derivedId('position_write_off', agentId, cur, idempotencyKey),
+        id,
         debitAccountId: writeOffId(cur),
-        creditAccountId: positionId(agentId, cur),
+        creditAccountId: position,
         amount: amountMinor,
         ledger: ledgerOf(cur),
         code: TransferCode.positionWriteOff,

@@ -223,8 +223,10 @@ function cases(): Record<string, Case> {
       expect: OPERATOR_ONLY(200),
     },
     'POST /v1/agents/:id/write-off': {
+      // An agent that owes something (a held remittance posted its funding): only a debt can
+      // be written off.
       call: async () =>
-        C('origin', `/v1/agents/${await throwawayAgent()}/write-off`, {
+        C('origin', `/v1/agents/${(await held()).origin}/write-off`, {
           amount: { amount: '100', currency: 'KRW' },
           reason: 'gone',
         }),

@@ -192,6 +192,59 @@ for (const kind of await storeKinds()) {
       expect(after.owesPostedMinor).toBe(0n);
       expect(after.headroomMinor).toBe(before.headroomMinor);
     });
+
+    it('a write-off is refused while the origin is active again: it refunds the sender instead', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      await rn.remittances.suspendAgent(c.seoul.id, {}, OPERATOR, 'arrested with the cash');
+      await expect(
+        rn.remittances.writeOff(a.id, { refundViaAgentId: c.seoul.id }, OPERATOR, 'lost'),
+      ).rejects.toMatchObject({ code: 'write_off_via_origin' });
+      await rn.network.setAgentStatus(c.seoul.id, 'active', OPERATOR, 'released');
+      await expect(
+        rn.remittances.writeOff(a.id, { refundViaAgentId: c.yanji.id }, OPERATOR, 'lost'),
+      ).rejects.toMatchObject({ code: 'write_off_origin_active' });
+      expect((await rn.remittances.get(a.id)).state).toBe('held');
+      const r = await rn.remittances.resolveHeld(a.id, 'refund', OPERATOR, 'cash returned');
+      expect(r.state).toBe('refunded');
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('a position write-off books at most what the agent owes, once per key', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      // Holding posts the funding: Seoul owes 1,000,000 KRW on the books.
+      await rn.remittances.suspendAgent(c.seoul.id, {}, OPERATOR, 'arrested with the cash');
+      const owes = async () =>
+        (await rn.network.agentExposure(c.seoul.id)).find((l) => l.currency === 'KRW')!
+          .owesPostedMinor;
+      expect(await owes()).toBe(1_000_000n);
+      const wo = (amount: bigint, k: string) =>
+        rn.remittances.writeOffPosition(c.seoul.id, 'KRW', amount, k, OPERATOR, 'gone');
+      await expect(wo(400_000n, '')).rejects.toMatchObject({ code: 'idempotency_key_invalid' });
+      await wo(400_000n, 'wo-1');
+      expect(await owes()).toBe(600_000n);
+      // A retry of the same write-off answers as the first did and books nothing more (it
+      // is not refused for exceeding what is left: it is already part of what was taken).
+      await wo(400_000n, 'wo-1');
+      expect(await owes()).toBe(600_000n);
+      await expect(wo(300_000n, 'wo-1')).rejects.toMatchObject({
+        code: 'idempotency_key_reused',
+      });
+      await expect(wo(600_001n, 'wo-2')).rejects.toMatchObject({
+        code: 'write_off_above_position',
+      });
+      await wo(600_000n, 'wo-3');
+      expect(await owes()).toBe(0n);
+      const [loss] = await world.ledger.lookupAccounts([writeOffId('KRW')]);
+      expect(loss!.debitsPosted).toBe(1_000_000n);
+    });
   });
 }
 
