@@ -57,6 +57,12 @@ export interface RemittanceRow extends Remittance {
   readonly reserved: readonly string[];
   /** True once the funding was posted (held): a refund then reverses rather than voids it. */
   readonly fundingPosted: boolean;
+  /**
+   * The amount the quote promised to deliver: every reroute must still reach it (a reroute
+   * may raise deliverAmountMinor; the next one is held to the promise, not to the raise).
+   * Absent on rows written before it was kept (RemittanceService falls back).
+   */
+  readonly quotedDeliverAmountMinor?: bigint;
   /** When the ledger releases the reservations by itself (payout deadline + grace). */
   readonly reservationDeadline_ms?: number;
   readonly intent?: StepIntent;
@@ -75,6 +81,7 @@ export function toPublic(r: RemittanceRow): Remittance {
     fundingPosted: _h,
     reservationDeadline_ms: _i,
     intent: _j,
+    quotedDeliverAmountMinor: _k,
     ...pub
   } = r;
   return pub;

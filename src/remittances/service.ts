@@ -286,6 +286,7 @@ export class RemittanceService {
       sendAmountMinor: quote.sendAmountMinor,
       deliverCurrency: quote.deliverCurrency,
       deliverAmountMinor: quote.deliverAmountMinor,
+      quotedDeliverAmountMinor: quote.deliverAmountMinor,
       legs: quote.legs,
       attempt: 0,
       acceptedHops: 0,
@@ -1004,6 +1005,7 @@ export class RemittanceService {
     countFailure: boolean,
   ): Promise<RemittanceRow> {
     const excluded = [...new Set([...row.excludedAgentIds, ...exclude])];
+    const quoted = await this.#quotedDeliverMinor(row);
     const alt = await this.#network.alternative(
       {
         originAgentId: row.originAgentId,
@@ -1014,7 +1016,7 @@ export class RemittanceService {
         corridor: row.corridor,
       },
       row.sendAmountMinor,
-      row.deliverAmountMinor,
+      quoted,
       new Set(excluded),
     );
     const failed = countFailure ? exclude : [];
@@ -1051,6 +1053,7 @@ export class RemittanceService {
       state: 'funded',
       legs,
       deliverAmountMinor: alt.priced.deliverMinor,
+      quotedDeliverAmountMinor: quoted,
       attempt,
       acceptedHops: 0,
       awaitingHop: 1,
@@ -1082,6 +1085,26 @@ export class RemittanceService {
       newAgents: legs.map((l) => l.agentId),
       onRefused: 'refund',
     });
+  }
+
+  /**
+   * What the quote promised to deliver. Rows written before the row kept it: on the first
+   * route the amount delivered is the quote's; after a reroute, the quote's while it is
+   * still stored (quotes are purged a day after they expire), else the amount delivered
+   * now, which a reroute never set below the promise: a stricter bound, which may refund
+   * where a route at the quoted amount existed but never delivers less than promised.
+   */
+  async #quotedDeliverMinor(row: RemittanceRow): Promise<bigint> {
+    if (row.quotedDeliverAmountMinor !== undefined) return row.quotedDeliverAmountMinor;
+    if (row.attempt === 0) return row.deliverAmountMinor;
+    try {
+      return (await this.#network.getQuote(row.quoteId)).deliverAmountMinor;
+    } catch (error) {
+      if (error instanceof RemitnetError && error.code === 'quote_not_found') {
+        return row.deliverAmountMinor;
+      }
+      throw error;
+    }
   }
 
   // ---- the step runner ----------------------------------------------------------------

@@ -169,6 +169,54 @@ for (const kind of await storeKinds()) {
       expect(done.deliverAmountMinor).toBeGreaterThanOrEqual(quoted);
     });
 
+    for (const quote of ['kept', 'purged'] as const) {
+      it(`a row written before the quoted amount was kept reroutes against the quote (quote ${quote})`, async () => {
+        world = await mk();
+        const { rn, sql } = world;
+        const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+        const yanji3 = await agent(
+          rn,
+          'Yanji broker 3',
+          ['CN', 'Jilin', 'Yanji'],
+          ['KRW', 'CNY'],
+          ['intermediary'],
+          [rule('KRW', '10'), rule('CNY', '10')],
+        );
+        const fx = [{ from: 'KRW' as const, agentRate: '0.0050', referenceRate: '0.0053' }];
+        await link(rn, c.seoul, yanji3, 'KRW', [], 100);
+        await link(rn, yanji3, c.hyesan, 'CNY', fx, 100);
+        const { id, quoteId } = await createFrom(rn, c);
+        await rn.remittances.fund(id, asAgent(c.seoul));
+        await rn.network.updateAgent(
+          c.yanji2!.id,
+          { commissions: [rule('KRW', '5'), rule('CNY', '5')] },
+          OPERATOR,
+        );
+        await rn.remittances.decline(id, asAgent(c.yanji), 'no courier');
+        // As an older build stored it: no quoted amount on the row.
+        const [stored] = await sql.query('SELECT body FROM remittances WHERE id = $1', [id]);
+        const body = JSON.parse(String(stored!.body)) as Record<string, unknown>;
+        delete body.quotedDeliverAmountMinor;
+        await sql.transaction(async (tx) => {
+          await tx.execute('UPDATE remittances SET body = $1 WHERE id = $2', [
+            JSON.stringify(body),
+            id,
+          ]);
+          if (quote === 'purged')
+            await tx.execute('DELETE FROM network_quotes WHERE id = $1', [quoteId]);
+        });
+        const r2 = await rn.remittances.decline(id, asAgent(c.yanji2!), 'closed');
+        if (quote === 'kept') {
+          // The quote still says 405,000: Yanji 3 delivers it.
+          expect(r2.awaitingAgentId).toBe(yanji3.id);
+        } else {
+          // Without the quote, the bound is what is promised now (427,500): never less than
+          // the quote, so the sender is refunded rather than the family paid short.
+          expect(r2.state).toBe('refunded');
+        }
+      });
+    }
+
     it('a position write-off is refused above what the agent owes, and does not raise its limit', async () => {
       world = await mk();
       const { rn } = world;
