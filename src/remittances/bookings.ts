@@ -203,6 +203,26 @@ export function postFunding(remittanceId: string): TransferInput {
 }
 
 /**
+ * The funding as a posted transfer, for a hold after the ledger released the pending one
+ * by its timeout: the origin owes the sender's cash again, exactly as a posted funding.
+ */
+export function rebookFunding(
+  remittanceId: string,
+  originAgentId: string,
+  cur: CurrencyCode,
+  amountMinor: bigint,
+): TransferInput {
+  return {
+    id: derivedId('rt', remittanceId, 'hold_funding_rebooked'),
+    debitAccountId: positionId(originAgentId, cur),
+    creditAccountId: inFlightId(cur),
+    amount: amountMinor,
+    ledger: ledgerOf(cur),
+    code: TransferCode.funding,
+  };
+}
+
+/**
  * The loss when the origin agent is gone with the sender's cash: the network writes off what
  * that agent owed for this remittance, and owes the agent that refunds the sender instead.
  */

@@ -212,7 +212,11 @@ function deadlineOf(r: RemittanceRow): number | undefined {
     case 'created':
       return r.quoteExpiresAt_ms;
     case 'funded':
-      return r.hopDeadline_ms;
+      // The earlier of the awaited hop's deadline and the payout deadline: a hop that
+      // accepted late can leave the next hop's deadline past the payout window.
+      return r.hopDeadline_ms === undefined || r.payoutDeadline_ms === undefined
+        ? (r.hopDeadline_ms ?? r.payoutDeadline_ms)
+        : Math.min(r.hopDeadline_ms, r.payoutDeadline_ms);
     case 'ready':
       return r.payoutDeadline_ms;
     default:

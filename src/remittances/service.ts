@@ -37,6 +37,7 @@ import {
   linked,
   postAll,
   postFunding,
+  rebookFunding,
   reverseFunding,
   voidAll,
   writeOffTransfers,
@@ -438,6 +439,9 @@ export class RemittanceService {
     requireActor(actor, ['operator', 'agent'], leg.agentId);
     const now = this.#clock();
     if (now >= row.hopDeadline_ms!) throw new RemitnetError('deadline_passed', `hop ${hop}`);
+    // Past the payout window nothing can be paid out, and the reservations (the funding
+    // among them) expire in the ledger soon after: the sweeper refunds instead.
+    if (now >= row.payoutDeadline_ms!) throw new RemitnetError('deadline_passed', 'payout');
     await this.#activeAgent(leg.agentId);
     const last = hop === row.legs.length - 1;
     if (last) {
@@ -607,7 +611,12 @@ export class RemittanceService {
         'transition_not_allowed',
         'a held remittance is resolved by an operator',
       );
-    const fee = divide(row.sendAmountMinor * this.#cfg.cancellationFeeBp, 10_000n, 'floor');
+    // Past the payout window the sender is owed a full refund (the sweeper's), and a fee
+    // would post part of a funding reservation the ledger may already have released.
+    const fee =
+      this.#clock() >= row.payoutDeadline_ms!
+        ? 0n
+        : divide(row.sendAmountMinor * this.#cfg.cancellationFeeBp, 10_000n, 'floor');
     return toPublic(
       await this.#run(row, this.#refundPlan(row, actor, `cancelled: ${reason}`, fee)),
     );
@@ -666,10 +675,13 @@ export class RemittanceService {
     const r = await this.#row(r0.id);
     if (r.state !== 'funded' && r.state !== 'ready') return r;
     const why = `agent suspended: ${reason}`;
-    if (agentId === r.originAgentId || policy === 'hold')
-      return this.#run(r, this.#holdPlan(r, agentId, actor, why));
-    if (policy === 'refund')
+    if (agentId === r.originAgentId) return this.#run(r, this.#holdPlan(r, agentId, actor, why));
+    // Past the payout window the remittance is due for a refund (the sweeper's): holding it
+    // would let a resume start a new window for value the sweeper should have returned.
+    const windowClosed = this.#clock() >= r.payoutDeadline_ms!;
+    if (policy === 'refund' || (policy === 'hold' && windowClosed))
       return this.#run(r, this.#refundPlan(r, actor, why, 0n, 'agent_suspended'));
+    if (policy === 'hold') return this.#run(r, this.#holdPlan(r, agentId, actor, why));
     return this.#rerouteOrRefund(r, [agentId], 'agent_suspended', actor, why, false);
   }
 
@@ -865,6 +877,19 @@ export class RemittanceService {
             ev('created', 'expired', 'expired', sweeper, 'not funded before the quote expired'),
           ]);
           expired++;
+        } else if (
+          row.state === 'funded' &&
+          now >= row.payoutDeadline_ms! &&
+          now < row.hopDeadline_ms!
+        ) {
+          // The window closed while a hop still had time (it accepted late): refund, not
+          // reroute; the funding reservation is about to expire, or already has (sweeper
+          // down). Nobody failed: the awaited agent's own deadline has not passed.
+          await this.#run(
+            row,
+            this.#refundPlan(row, sweeper, 'not delivered by the payout deadline', 0n),
+          );
+          refunded++;
         } else if (row.state === 'funded' && now >= row.hopDeadline_ms!) {
           const r = await this.#rerouteOrRefund(
             row,
@@ -967,7 +992,19 @@ export class RemittanceService {
   #holdPlan(row: RemittanceRow, agentId: string, actor: Actor, reason: string): Plan {
     const fid = hex(fundingId(row.id));
     const transfers: TransferInput[] = [];
-    if (row.reserved.includes(fid)) transfers.push(postFunding(row.id));
+    if (row.reserved.includes(fid)) {
+      if (this.#clock() < row.reservationDeadline_ms!) {
+        transfers.push(postFunding(row.id));
+      } else {
+        // The ledger has released the funding by itself (the sweeper was down past its
+        // timeout): it cannot be posted. The origin still holds the sender's cash, so book
+        // that debt anew, after voiding the reservation in case it has not expired yet.
+        transfers.push(
+          ...voidAll(row.id, [fid]),
+          rebookFunding(row.id, row.originAgentId, row.sendCurrency, row.sendAmountMinor),
+        );
+      }
+    }
     transfers.push(
       ...voidAll(
         row.id,
@@ -1005,6 +1042,25 @@ export class RemittanceService {
     countFailure: boolean,
   ): Promise<RemittanceRow> {
     const excluded = [...new Set([...row.excludedAgentIds, ...exclude])];
+    const failed = countFailure ? exclude : [];
+    const refund = (why: string) => {
+      const plan = this.#refundPlan(
+        { ...row, excludedAgentIds: excluded },
+        actor,
+        `${reason}; ${why}`,
+        0n,
+        event,
+      );
+      return this.#run(row, { ...plan, effects: { ...plan.effects, failed } });
+    };
+    const now = this.#clock();
+    // Out of held, the funding is posted and every other reservation was voided, so
+    // nothing standing limits the new route: it gets a new payout window (the old one may
+    // have closed while the border was shut). Otherwise the funding is still a pending
+    // transfer whose timeout is the current reservation deadline: the new route keeps that
+    // window, and once it has closed, nothing can be paid out any more: refund.
+    const resumed = row.state === 'held' && row.fundingPosted;
+    if (!resumed && now >= row.payoutDeadline_ms!) return refund('the payout window has closed');
     const quoted = await this.#quotedDeliverMinor(row);
     const alt = await this.#network.alternative(
       {
@@ -1019,18 +1075,7 @@ export class RemittanceService {
       quoted,
       new Set(excluded),
     );
-    const failed = countFailure ? exclude : [];
-    if (alt === undefined) {
-      const plan = this.#refundPlan(
-        { ...row, excludedAgentIds: excluded },
-        actor,
-        `${reason}; no other route within the quoted cost`,
-        0n,
-        event,
-      );
-      return this.#run(row, { ...plan, effects: { ...plan.effects, failed } });
-    }
-    const now = this.#clock();
+    if (alt === undefined) return refund('no other route within the quoted cost');
     // The recipient gets whatever the new route delivers: at least the quoted amount (the
     // search requires it); a cheaper route's saving goes to the family, not to an agent.
     const legs: QuoteLeg[] = alt.priced.legs;
@@ -1038,7 +1083,11 @@ export class RemittanceService {
     const attempt = row.attempt + 1;
     await this.#ensureCurrencies(legs);
     const fid = hex(fundingId(row.id));
-    const timeout = timeoutFor(row.reservationDeadline_ms!, now);
+    const payoutDeadline = resumed ? now + this.#cfg.payoutWindow_ms : row.payoutDeadline_ms!;
+    const reservationDeadline = resumed
+      ? payoutDeadline + this.#cfg.grace_ms
+      : row.reservationDeadline_ms!;
+    const timeout = timeoutFor(reservationDeadline, now);
     const fresh = linked(legTransfers(row.id, attempt, legs[0]!, false, timeout));
     const transfers = [
       ...voidAll(
@@ -1060,6 +1109,8 @@ export class RemittanceService {
       awaitingAgentId: legs[1]!.agentId,
       payoutAgentId: legs[legs.length - 1]!.agentId,
       hopDeadline_ms: now + this.#cfg.hopAcceptTimeout_ms,
+      payoutDeadline_ms: payoutDeadline,
+      reservationDeadline_ms: reservationDeadline,
       excludedAgentIds: excluded,
       reserved: [...keepFunding, ...fresh.map((t) => hex(t.id))],
     };
@@ -1079,6 +1130,7 @@ export class RemittanceService {
         ),
         ev(row.state, 'funded', 'rerouted', actor, `rerouted through ${legs.length - 1} hops`, {
           attempt: String(attempt),
+          ...(resumed ? { payoutDeadline: new Date(payoutDeadline).toISOString() } : {}),
         }),
       ],
       effects: { failed },

@@ -91,6 +91,76 @@ for (const kind of await storeKinds()) {
       expect(await openValue(world, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
     });
 
+    it('with the sweeper down past the reservations, a funded remittance is refunded, not rerouted', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      await rn.remittances.accept(a.id, asAgent(c.yanji));
+      // Past the payout deadline and the grace: the ledger released the funding by itself.
+      world.advance(7 * DAY + 2 * HOUR);
+      expect(await openValue(world, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
+      const report = await rn.remittances.sweep();
+      expect(report).toMatchObject({ refunded: 1, rerouted: 0, failed: 0 });
+      const r = await rn.remittances.get(a.id);
+      expect(r.state).toBe('refunded');
+      const events = (await rn.remittances.history(a.id)).map((h) => h.event);
+      expect(events).not.toContain('rerouted');
+      expect(await openValue(world, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
+      const seoul = (await rn.network.agentExposure(c.seoul.id)).find((l) => l.currency === 'KRW')!;
+      expect(seoul.owesIncludingPendingMinor).toBe(0n);
+    });
+
+    it('no hop accepts once the payout window has closed; the sweeper refunds without blaming it', async () => {
+      world = await mk({ hopAcceptTimeout_s: 8 * 24 * 3600 });
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      world.advance(7 * DAY);
+      await expect(rn.remittances.accept(a.id, asAgent(c.yanji))).rejects.toMatchObject({
+        code: 'deadline_passed',
+      });
+      expect((await rn.remittances.get(a.id)).state).toBe('funded');
+      expect(await rn.remittances.sweep()).toMatchObject({ refunded: 1 });
+      expect((await rn.remittances.get(a.id)).state).toBe('refunded');
+      expect((await rn.network.getAgent(c.yanji.id)).failedCount).toBe(0);
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('an origin suspended after the ledger released its funding is held on a re-booked debt', async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      world.advance(7 * DAY + 2 * HOUR); // the sweeper was down: the funding expired
+      const report = await rn.remittances.suspendAgent(c.seoul.id, {}, OPERATOR, 'arrested');
+      expect(report.outcomes.map((o) => o.outcome)).toEqual(['held']);
+      const owes = async () =>
+        (await rn.network.agentExposure(c.seoul.id)).find((l) => l.currency === 'KRW')!;
+      expect((await owes()).owesPostedMinor).toBe(1_000_000n);
+      await rn.network.setAgentStatus(c.seoul.id, 'active', OPERATOR, 'released');
+      const r = await rn.remittances.resolveHeld(a.id, 'refund', OPERATOR, 'cash returned');
+      expect(r.state).toBe('refunded');
+      expect((await owes()).owesIncludingPendingMinor).toBe(0n);
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('a cancellation past the payout window refunds in full (no fee on an expired funding)', async () => {
+      world = await mk({ cancellationFeeBp: 100 });
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const a = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      world.advance(7 * DAY + 2 * HOUR);
+      const r = await rn.remittances.cancel(a.id, { kind: 'customer', id: c.sender }, 'late');
+      expect(r.state).toBe('refunded');
+      expect(r.refundMinor).toBe(1_000_000n);
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
     it("a sender's cancellation is not counted as the awaited agent's delivery failure", async () => {
       world = await mk();
       const { rn } = world;
