@@ -176,11 +176,24 @@ export class RemittanceRepository {
     return rows.map(fromRow);
   }
 
-  /** Payouts an agent has accepted and not yet paid, in a currency (minor units). */
-  async reservedPayouts(agentId: string, cur: CurrencyCode, exceptId: string): Promise<bigint> {
-    const rows = await this.sql.query(
+  /**
+   * Payouts an agent has claimed cash for and not yet paid, in a currency (minor units):
+   * accepted ('ready'), being paid ('paid': the cash is subtracted with the outcome), and
+   * acceptances in progress (the intent of the last hop's accept is written, the ledger
+   * not yet answered: the awaited agent is the payout agent). Pass the transaction that
+   * records the claim, so the check and the claim are one (see NetworkRepository.lockCash).
+   */
+  async reservedPayouts(
+    agentId: string,
+    cur: CurrencyCode,
+    exceptId: string,
+    tx: SqlClient = this.sql,
+  ): Promise<bigint> {
+    const rows = await tx.query(
       `SELECT COALESCE(SUM(deliver_minor), 0) AS total FROM remittances
-       WHERE payout_agent_id = $1 AND state = 'ready' AND deliver_currency = $2 AND id <> $3`,
+       WHERE payout_agent_id = $1 AND deliver_currency = $2 AND id <> $3
+       AND (state IN ('ready', 'paid')
+         OR (state = 'funded' AND pending_step LIKE 'accept:%' AND awaiting_agent_id = payout_agent_id))`,
       [agentId, cur, exceptId],
     );
     return big(rows[0]?.total ?? 0n);

@@ -99,6 +99,12 @@ interface Plan {
   /** Fields changed while the step is in progress (e.g. state 'paid' during the payout). */
   readonly during?: Partial<RemittanceRow>;
   readonly onRefused?: 'revert' | 'refund';
+  /**
+   * The payout agent's cash this step claims (the last hop's acceptance): checked against
+   * its reported cash less the payouts already claimed, in the transaction that writes the
+   * intent, which is itself the claim (RemittanceRepository.reservedPayouts counts it).
+   */
+  readonly cashClaim?: { agentId: string; currency: CurrencyCode; amountMinor: bigint };
 }
 
 /**
@@ -444,18 +450,6 @@ export class RemittanceService {
     if (now >= row.payoutDeadline_ms!) throw new RemitnetError('deadline_passed', 'payout');
     await this.#activeAgent(leg.agentId);
     const last = hop === row.legs.length - 1;
-    if (last) {
-      const [cash, reserved] = await Promise.all([
-        this.#network.repo.getCash(leg.agentId, leg.currencyIn),
-        this.repo.reservedPayouts(leg.agentId, leg.currencyIn as CurrencyCode, id),
-      ]);
-      if (cash - reserved < leg.amountOutMinor) {
-        throw new RemitnetError(
-          'cash_insufficient',
-          `needs ${leg.amountOutMinor} ${leg.currencyIn} minor units`,
-        );
-      }
-    }
     const timeout = timeoutFor(row.reservationDeadline_ms!, now);
     const transfers = linked(legTransfers(id, row.attempt, leg, last, timeout));
     const success: RemittanceRow = last
@@ -480,8 +474,16 @@ export class RemittanceService {
       }),
     ];
     if (last) events.push(ev('funded', 'ready', 'ready', actor, 'ready for payout'));
+    // The payout agent's cash is checked, and claimed, with the step's intent (below).
+    const cashClaim = last
+      ? { agentId: leg.agentId, currency: leg.currencyIn, amountMinor: leg.amountOutMinor }
+      : undefined;
     return toPublic(
-      await this.#run(row, { op: `accept:${hop}`, transfers, success, events }, onOutcome),
+      await this.#run(
+        row,
+        { op: `accept:${hop}`, transfers, success, events, ...(cashClaim ? { cashClaim } : {}) },
+        onOutcome,
+      ),
     );
   }
 
@@ -1206,7 +1208,24 @@ export class RemittanceService {
       version: row.version + 1,
       updatedAt_ms: this.#clock(),
     };
-    await this.#write(row, during, []);
+    const claim = plan.cashClaim;
+    if (claim === undefined) {
+      await this.#write(row, during, []);
+    } else {
+      // Check and claim at once: a check read before the write would let two acceptances
+      // whose ledger calls overlap both pass (neither is 'ready' yet when the other reads).
+      const ok = await this.repo.update(during, row.version, [], async (tx) => {
+        const cash = await this.#network.repo.lockCash(tx, claim.agentId, claim.currency);
+        const claimed = await this.repo.reservedPayouts(claim.agentId, claim.currency, row.id, tx);
+        if (cash - claimed < claim.amountMinor) {
+          throw new RemitnetError(
+            'cash_insufficient',
+            `needs ${claim.amountMinor} ${claim.currency} minor units`,
+          );
+        }
+      });
+      if (!ok) throw new RemitnetError('version_conflict', row.id);
+    }
     return this.#drive(during, onOutcome);
   }
 

@@ -70,6 +70,37 @@ for (const kind of await storeKinds()) {
       expect(promised).toBeLessThanOrEqual(500_000n);
     });
 
+    it("an acceptance left in progress by a ledger failure keeps its claim on the payout agent's cash", async () => {
+      world = await mk();
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 1 });
+      await rn.network.reportCash(c.hyesan.id, 'CNY', 500_000n, asAgent(c.hyesan));
+      const a = await createFrom(rn, c);
+      const b = await createFrom(rn, c);
+      await rn.remittances.fund(a.id, asAgent(c.seoul));
+      await rn.remittances.fund(b.id, asAgent(c.seoul));
+      const real = world.ledger.createTransfers.bind(world.ledger);
+      world.ledger.createTransfers = async () => {
+        throw new Error('connection lost');
+      };
+      await expect(rn.remittances.accept(a.id, asAgent(c.hyesan))).rejects.toMatchObject({
+        code: 'ledger_unavailable',
+      });
+      world.ledger.createTransfers = real;
+      expect((await rn.remittances.get(a.id)).pendingStep).toBe('accept:1');
+      await expect(rn.remittances.accept(b.id, asAgent(c.hyesan))).rejects.toMatchObject({
+        code: 'cash_insufficient',
+      });
+      expect(await rn.remittances.recover()).toMatchObject({ redriven: 1, failed: 0 });
+      expect((await rn.remittances.get(a.id)).state).toBe('ready');
+      await expect(rn.remittances.accept(b.id, asAgent(c.hyesan))).rejects.toMatchObject({
+        code: 'cash_insufficient',
+      });
+      // Reported cash enough for both: b is accepted.
+      await rn.network.reportCash(c.hyesan.id, 'CNY', 900_000n, asAgent(c.hyesan));
+      expect((await rn.remittances.accept(b.id, asAgent(c.hyesan))).state).toBe('ready');
+    });
+
     it('a held remittance resumed after its original payout window can still be delivered', async () => {
       world = await mk();
       const { rn } = world;
