@@ -46,14 +46,24 @@ export interface RuntimeOptions {
   /** Run the ledger's expiry sweep every this many milliseconds (0: never). */
   readonly expiryInterval_ms?: number;
   /**
-   * Run the remittance sweeper (deadlines: expiries, timeouts, refunds) every this many
-   * milliseconds, and recover interrupted steps at start (0: neither).
+   * Every this many milliseconds, re-drive interrupted steps and run the remittance sweeper
+   * (deadlines: expiries, timeouts, refunds); recover every interrupted step at start
+   * (0: none of it).
    */
   readonly sweepInterval_ms?: number;
+  /**
+   * On each tick, re-drive only steps whose intent is at least this old (default 30 s): a
+   * younger one may still be in progress in this process or another, and re-driving it
+   * would only race its own request (harmless, deterministic ids, but wasted).
+   */
+  readonly recoverMinAge_ms?: number;
   /** Domain settings (deadlines, thresholds, corridors); the payout secret is added. */
   readonly domain?: Omit<RemitnetConfig, 'payoutCodeSecret'>;
   /** Told when a background job (ledger expiry, remittance sweep) fails; it retries next tick. */
-  readonly onBackgroundError?: (job: 'ledger_expiry' | 'remittance_sweep', error: unknown) => void;
+  readonly onBackgroundError?: (
+    job: 'ledger_expiry' | 'remittance_recover' | 'remittance_sweep',
+    error: unknown,
+  ) => void;
   /**
    * Told when a store keeps working in a degraded way: on SQLite, the background
    * checkpointer failed and SQLite's own autocheckpoint took over (commits copy the WAL back
@@ -138,15 +148,30 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
     ledger.startExpiry(interval_ms, (error) => onBackgroundError('ledger_expiry', error));
   }
   const sweep_ms = options.sweepInterval_ms ?? 0;
+  const recoverMinAge_ms = options.recoverMinAge_ms ?? 30_000;
   let sweeper: NodeJS.Timeout | undefined;
-  let sweeping: Promise<unknown> = Promise.resolve();
+  let sweeping: Promise<unknown> | undefined;
   if (sweep_ms > 0) {
     recordRecoveredAnswers(remitnet);
     await remitnet.remittances.recover();
-    sweeper = setInterval(() => {
-      sweeping = remitnet.remittances
+    // A step left pending by a transient failure (the ledger or database briefly away) is
+    // re-driven here, not only after a restart; the sweeper skips such rows. One tick at a
+    // time: a tick slower than the interval makes the next one wait, not overlap, so
+    // recover and sweep never work on the same rows at once from this process.
+    const tick = async () => {
+      const { remittances } = remitnet;
+      await remittances
+        .recover({ minAge_ms: recoverMinAge_ms })
+        .catch((error: unknown) => onBackgroundError('remittance_recover', error));
+      await remittances
         .sweep()
         .catch((error: unknown) => onBackgroundError('remittance_sweep', error));
+    };
+    sweeper = setInterval(() => {
+      if (sweeping !== undefined) return;
+      sweeping = tick().finally(() => {
+        sweeping = undefined;
+      });
     }, sweep_ms);
     sweeper.unref();
   }

@@ -403,6 +403,7 @@ describe('the running process (src/api/runtime.ts)', () => {
     const runtime = await openRuntime(loadConfig({ REMITNET_DB: join(dir, 'r.db') }), {
       expiryInterval_ms: 0,
       sweepInterval_ms: 25,
+      recoverMinAge_ms: 200,
     });
     try {
       const rn = runtime.remitnet;
@@ -423,13 +424,33 @@ describe('the running process (src/api/runtime.ts)', () => {
       // pending steps, and which its own doc says to run periodically with minAge_ms) never
       // runs again, so the remittance answers remittance_busy until someone restarts it.
       let recoverCalls = 0;
+      // One tick at a time: recover and sweep never run at once, nor two of either.
+      let running = 0;
+      let overlapped = false;
+      const watch =
+        <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+        async (...a: A): Promise<R> => {
+          if (++running > 1) overlapped = true;
+          try {
+            await new Promise((r) => setTimeout(r, 40)); // slower than the interval
+            return await f(...a);
+          } finally {
+            running--;
+          }
+        };
       const recover = rn.remittances.recover.bind(rn.remittances);
-      rn.remittances.recover = async (o) => {
+      rn.remittances.recover = watch(async (o?: { minAge_ms?: number }) => {
         recoverCalls++;
         return recover(o);
-      };
+      });
+      rn.remittances.sweep = watch(rn.remittances.sweep.bind(rn.remittances));
       await new Promise((r) => setTimeout(r, 1_000));
       expect(recoverCalls).toBeGreaterThan(0);
+      expect(overlapped).toBe(false);
+      // Re-driven once older than recoverMinAge_ms: funded, and not busy any more.
+      const r = await rn.remittances.get(id);
+      expect(r.pendingStep).toBeUndefined();
+      expect(r.state).toBe('funded');
     } finally {
       await runtime.close();
       rmSync(dir, { recursive: true, force: true });
