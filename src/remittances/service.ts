@@ -474,7 +474,8 @@ export class RemittanceService {
       }),
     ];
     if (last) events.push(ev('funded', 'ready', 'ready', actor, 'ready for payout'));
-    // The payout agent's cash is checked, and claimed, with the step's intent (below).
+    // The payout agent's cash is checked, and claimed, with the step's intent (below); the
+    // claim is the intent itself, found by its op name 'accept:…' (reservedPayouts).
     const cashClaim = last
       ? { agentId: leg.agentId, currency: leg.currencyIn, amountMinor: leg.amountOutMinor }
       : undefined;
