@@ -139,6 +139,8 @@ export async function buildApp(
       },
     },
     return503OnClosing: true,
+    // Errors Fastify meets before routing (a malformed URL) are problems like any other.
+    frameworkErrors: (error, request, reply) => sendProblem(reply, request, error),
     // A request must arrive whole within 30 s: a slow-drip body cannot hold a socket open.
     requestTimeout: 30_000,
     forceCloseConnections: 'idle',

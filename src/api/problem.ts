@@ -180,6 +180,9 @@ export function toProblem(error: unknown, requestId: string, instance?: string):
       return base(400, 'malformed_json', 'the body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return base(400, 'malformed_json', 'the body is not valid JSON');
+    case 'FST_ERR_BAD_URL':
+    case 'FST_ERR_ASYNC_CONSTRAINT':
+      return base(400, 'invalid_request', 'the URL is not valid (check its percent-encoding)');
   }
   if (
     error instanceof SyntaxError ||

@@ -74,6 +74,30 @@ export function isoToNs(text: string, field: string, roundUp = false): bigint {
       `${field} must be an ISO 8601 time with a zone, such as 2026-01-31T12:00:00Z`,
     );
   }
+  // Date.parse rolls a day that does not exist over (2026-02-30 reads as 2026-03-02):
+  // the calendar date and time written must read back as written.
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const probe = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (
+    probe.getUTCFullYear() !== year ||
+    probe.getUTCMonth() !== month - 1 ||
+    probe.getUTCDate() !== day ||
+    probe.getUTCHours() !== hour ||
+    probe.getUTCMinutes() !== minute ||
+    probe.getUTCSeconds() !== second
+  ) {
+    throw new ApiError(
+      'invalid_request',
+      `${field}: ${text.slice(0, 19)} is not a date and time that exists`,
+    );
+  }
   const fraction = m[7] ?? '';
   let ns = BigInt(wholeMs) * NS_PER_MS + BigInt(fraction.padEnd(9, '0') || '0');
   if (roundUp && fraction.length < 9) ns += 10n ** BigInt(9 - fraction.length) - 1n;

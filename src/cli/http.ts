@@ -3,7 +3,7 @@
  * REMITNET_URL/REMITNET_KEY, a fresh Idempotency-Key for every POST (or the one given with
  * --idempotency-key, to retry safely), and problem+json answers turned into one clear line.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 
 export interface ClientOptions {
@@ -44,7 +44,10 @@ export class ApiClient {
     };
     if (method === 'POST') {
       headers['content-type'] = 'application/json';
-      headers['idempotency-key'] = this.#idempotencyKey ?? randomUUID();
+      headers['idempotency-key'] =
+        this.#idempotencyKey === undefined
+          ? randomUUID()
+          : requestKey(this.#idempotencyKey, method, path);
     }
     let response: Response;
     try {
@@ -91,4 +94,18 @@ export function clientOptions(command: Command): Command {
 export function clientFor(command: Command): ApiClient {
   const o = command.optsWithGlobals<ClientOptions>();
   return new ApiClient(o);
+}
+
+/**
+ * The Idempotency-Key one request of a command sends when the user gave one (`K`): a
+ * command may make several POSTs (send --fund: create, then fund), and one key on two
+ * different requests is refused as a misuse. Each request gets K plus a short digest of
+ * its method and path, the same on every retry of the command, so retrying the whole
+ * command with K replays each step instead of repeating it.
+ */
+export function requestKey(k: string, method: string, path: string): string {
+  const digest = createHash('sha256').update(`${method} ${path}`).digest('hex').slice(0, 16);
+  // Keys are at most 255 characters: a long K is folded into the digest instead.
+  if (k.length <= 255 - 17) return `${k}:${digest}`;
+  return `k:${createHash('sha256').update(`${k}\n${method} ${path}`).digest('hex')}`;
 }

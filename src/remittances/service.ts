@@ -358,6 +358,7 @@ export class RemittanceService {
     id: string,
     actor: Actor,
     reason: string,
+    onOutcome?: OutcomeHook,
   ): Promise<{ remittance: Remittance; payoutCode: string }> {
     requireActor(actor, ['operator']);
     const row = await this.#steadyRow(id);
@@ -368,7 +369,14 @@ export class RemittanceService {
       payoutCodeAttempts: 0,
       payoutCodeLocked: false,
     });
-    await this.#write(row, next, [ev(row.state, row.state, 'payout_code_reissued', actor, reason)]);
+    await this.#write(
+      row,
+      next,
+      [ev(row.state, row.state, 'payout_code_reissued', actor, reason)],
+      undefined,
+      undefined,
+      onOutcome, // given the remittance only: the code is never stored
+    );
     return { remittance: toPublic(next), payoutCode: code };
   }
 

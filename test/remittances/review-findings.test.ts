@@ -1,6 +1,6 @@
 /**
- * Review findings: each test states a property the project promises and fails on the code
- * as reviewed. See the report for the defect's location and a suggested fix.
+ * Review findings: each test states a property the project promises that the reviewed code
+ * broke (each failed then; each passes since its fix, see the commits that name it).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -129,7 +129,8 @@ function encodeAccountsCursor(ts: bigint): string {
 
 function decodeAccountsCursor(cursor: string): bigint {
   const m = ACCOUNTS_CURSOR.exec(Buffer.from(cursor, 'base64url').toString());
-  if (m === null) {
+  // Timestamps are signed 64-bit: a larger number was never handed out.
+  if (m === null || BigInt(m[1]!) > (1n << 63n) - 1n) {
     throw new ApiError(
       'invalid_request',
       'the cursor is not one this server handed out; start again without it',

@@ -16,7 +16,7 @@ import {
   type AgentStatus,
   type QuoteOptions,
 } from '../../network/index.ts';
-import type { Remitnet } from '../../remittances/index.ts';
+import { RemitnetError, type Remitnet } from '../../remittances/index.ts';
 import type { ApiContext } from '../app.ts';
 import { ApiError } from '../problem.ts';
 import {
@@ -30,7 +30,7 @@ import {
   READERS,
 } from '../route.ts';
 import { Body, Id, Money, Page, PageQuery, parseLimit, ProblemResponses } from '../schemas.ts';
-import { fromWireMoney } from '../wire.ts';
+import { fromWireMoney, toWireMoney } from '../wire.ts';
 import {
   AgentWire,
   agentToWire,
@@ -488,7 +488,7 @@ export function registerNetworkRoutes(
         actorOf(request),
         request.body.reason,
       );
-      return { written_off: request.body.amount };
+      return { written_off: toWireMoney(amountMinor, currency) };
     },
   });
 
@@ -718,7 +718,8 @@ export function registerNetworkRoutes(
       const q = await network.getQuote(request.params.id.toLowerCase());
       const scope = agentScope(request);
       if (scope !== null && q.originAgentId !== scope) {
-        throw new ApiError('not_found', 'no quote with this id is visible to this key');
+        // Exactly what an id that does not exist gets: ids are guessable (time-ordered).
+        throw new RemitnetError('quote_not_found', request.params.id.toLowerCase());
       }
       return quoteToWire(q);
     },

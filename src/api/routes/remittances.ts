@@ -17,6 +17,7 @@ import type {
   Remitnet,
   RemittanceState,
 } from '../../remittances/index.ts';
+import { RemitnetError } from '../../remittances/index.ts';
 import type { ApiContext } from '../app.ts';
 import { ApiError } from '../problem.ts';
 import {
@@ -24,6 +25,7 @@ import {
   agentScope,
   answerRecorded,
   defineRoute,
+  JSON_TYPE,
   OPERATOR,
   OVERSIGHT,
   principalOf,
@@ -82,7 +84,8 @@ export function registerRemittanceRoutes(
     const r = await remittances.get(idText.toLowerCase());
     const scope = agentScope(request);
     if (scope !== null && !involves(r, scope)) {
-      throw new ApiError('not_found', 'no remittance with this id is visible to this key');
+      // Exactly what an id that does not exist gets: ids are guessable (time-ordered).
+      throw new RemitnetError('remittance_not_found', idText.toLowerCase());
     }
     return r;
   }
@@ -121,7 +124,7 @@ export function registerRemittanceRoutes(
       if (scope !== null) {
         const q = await network.getQuote(b.quote_id.toLowerCase());
         if (q.originAgentId !== scope) {
-          throw new ApiError('not_found', 'no quote with this id is visible to this key');
+          throw new RemitnetError('quote_not_found', b.quote_id.toLowerCase());
         }
       }
       const key = `${principalOf(request).keyId}:${request.headers['idempotency-key'] as string}`;
@@ -356,22 +359,43 @@ export function registerRemittanceRoutes(
     method: 'POST',
     url: '/v1/remittances/:id/reissue-code',
     access: OPERATOR,
-    idempotent: 'domain',
+    idempotent: true,
     summary: 'Issue a new payout code (the old one stops working); shown once',
+    description:
+      'The new code is in this answer only. A retry with the same Idempotency-Key issues no other code: it answers the remittance with `payout_code: null` (the code is stored nowhere, only its hash).',
     tags: ['remittances'],
     schema: {
       params: Params,
       body: ReissueBody,
       response: {
-        200: Type.Object({ remittance: RemittanceWire, payout_code: Type.String() }),
+        200: Type.Object({
+          remittance: RemittanceWire,
+          payout_code: Type.Union([Type.String(), Type.Null()], {
+            description: 'The new code, shown once; null on a replay',
+          }),
+        }),
         ...ProblemResponses,
       },
     },
     handler: async (request) => {
+      const record = request.idempotencyRecord;
       const r = await remittances.reissuePayoutCode(
         request.params.id.toLowerCase(),
         actorOf(request),
         request.body.reason,
+        // The Idempotency-Key answer goes with the new code's hash, in one transaction, and
+        // without the code: a retry replays it and issues nothing.
+        record === null
+          ? undefined
+          : (tx, remittance) =>
+              record(tx, {
+                status: 200,
+                contentType: JSON_TYPE,
+                body: JSON.stringify({
+                  remittance: remittanceToWire(remittance),
+                  payout_code: null,
+                }),
+              }),
       );
       return { remittance: remittanceToWire(r.remittance), payout_code: r.payoutCode };
     },
