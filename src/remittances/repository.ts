@@ -190,10 +190,13 @@ export class RemittanceRepository {
     tx: SqlClient = this.sql,
   ): Promise<bigint> {
     const rows = await tx.query(
+      // state IN (…) first: the (payout_agent_id, state) index then reads only the agent's
+      // open rows, not its whole history (an OR across states made it scan every row).
       `SELECT COALESCE(SUM(deliver_minor), 0) AS total FROM remittances
-       WHERE payout_agent_id = $1 AND deliver_currency = $2 AND id <> $3
-       AND (state IN ('ready', 'paid')
-         OR (state = 'funded' AND pending_step LIKE 'accept:%' AND awaiting_agent_id = payout_agent_id))`,
+       WHERE payout_agent_id = $1 AND state IN ('ready', 'paid', 'funded')
+       AND deliver_currency = $2 AND id <> $3
+       AND (state <> 'funded'
+         OR (pending_step LIKE 'accept:%' AND awaiting_agent_id = payout_agent_id))`,
       [agentId, cur, exceptId],
     );
     return big(rows[0]?.total ?? 0n);
