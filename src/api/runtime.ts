@@ -190,9 +190,14 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
       closed = true;
       if (sweeper !== undefined) clearInterval(sweeper);
       await sweeping;
-      await ledger.drain();
-      await sql.close();
-      await store.close();
+      try {
+        await ledger.drain();
+        await sql.close();
+      } finally {
+        // Even when the SQL client refuses to close (a failed fsync): release the store,
+        // its connection and its checkpointer thread.
+        await store.close();
+      }
     },
   };
 }

@@ -128,10 +128,18 @@ export class RemittanceRepository {
     return rows.map((r) => String(r.id));
   }
 
-  async withPendingStep(limit: number): Promise<string[]> {
+  /**
+   * Remittances with a step in progress last written at or before `cutoff_ms`, the longest
+   * waiting first: filtering after a LIMIT would let young steps of older remittances fill
+   * every page and keep an old stuck one from ever being reached.
+   */
+  async withPendingStep(
+    limit: number,
+    cutoff_ms: number = Number.MAX_SAFE_INTEGER,
+  ): Promise<string[]> {
     const rows = await this.sql.query(
-      'SELECT id FROM remittances WHERE pending_step IS NOT NULL ORDER BY id LIMIT $1',
-      [limit],
+      'SELECT id FROM remittances WHERE pending_step IS NOT NULL AND updated_at_ms <= $2 ORDER BY updated_at_ms, id LIMIT $1',
+      [limit, cutoff_ms],
     );
     return rows.map((r) => String(r.id));
   }

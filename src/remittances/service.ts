@@ -936,7 +936,7 @@ export class RemittanceService {
     let redriven = 0;
     let failed = 0;
     const cutoff = this.#clock() - (options.minAge_ms ?? 0);
-    for (const id of await this.repo.withPendingStep(SWEEP_BATCH)) {
+    for (const id of await this.repo.withPendingStep(SWEEP_BATCH, cutoff)) {
       try {
         const row = await this.#row(id);
         if (row.intent === undefined || row.updatedAt_ms > cutoff) continue;

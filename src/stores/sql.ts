@@ -363,8 +363,12 @@ export async function migrateComponent(
       },
       apply: async (m) => {
         await client.transaction(async (tx) => {
-          // A migration may rewrite whole tables: the statement deadline is for requests.
-          if (tx.dialect === 'postgres') await tx.execute('SET LOCAL statement_timeout = 0');
+          // A migration may rewrite whole tables, and processes starting at the same time
+          // wait on its locks: the deadlines are for requests, not for this.
+          if (tx.dialect === 'postgres') {
+            await tx.execute('SET LOCAL statement_timeout = 0');
+            await tx.execute('SET LOCAL lock_timeout = 0');
+          }
           for (const s of m.statements) await tx.execute(s);
           await tx.execute(
             'INSERT INTO remitnet_component_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)',

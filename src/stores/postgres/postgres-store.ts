@@ -930,6 +930,9 @@ export class PostgresStore implements LedgerStore {
   async #snapshot<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     return this.#read(async (pool) => {
       const c = await pool.connect();
+      // A session the server ends between two queries emits 'error' on the client: without
+      // a listener that would crash the process (the failing query reports it anyway).
+      c.on('error', ignore);
       let done = false;
       try {
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -939,6 +942,7 @@ export class PostgresStore implements LedgerStore {
         return value;
       } finally {
         if (!done) await c.query('ROLLBACK').catch(() => undefined);
+        c.off('error', ignore);
         c.release(!done); // a connection that failed mid-read is not reused
       }
     });
@@ -1273,8 +1277,10 @@ export async function migratePostgres(pool: pg.Pool): Promise<MigrationReport> {
         c.on('error', ignore);
         try {
           await c.query('BEGIN');
-          // A migration rewrites whole tables: the store's statement deadline is for batches.
+          // A migration rewrites whole tables, and other processes starting at the same time
+          // wait for it (the lock below): the deadlines are for batches, not for this.
           await c.query('SET LOCAL statement_timeout = 0');
+          await c.query('SET LOCAL lock_timeout = 0');
           // Several processes may open the same database at once: one migrates, the
           // others wait here and then find the version recorded. (A table lock, not an
           // advisory lock, so Postgres-compatible databases without them can follow.)
