@@ -95,6 +95,12 @@ declare module 'fastify' {
      * the body it recorded.
      */
     idempotencyRecord: RecordAnswer | null;
+    /**
+     * Set by a handler whose answer holds a secret (a new API key, a payout code): if its
+     * redacted record could not be written with the effect, the record kept afterwards
+     * keeps no body rather than the secret.
+     */
+    idempotencySecret: boolean;
     startedAt_ns: bigint;
   }
 }
@@ -180,6 +186,7 @@ export async function buildApp(
   app.decorateRequest('principal', null);
   app.decorateRequest('idempotencyFinish', null);
   app.decorateRequest('idempotencyRecord', null);
+  app.decorateRequest('idempotencySecret', false);
   app.decorateRequest('startedAt_ns', 0n);
 
   app.addSchema(MoneySchema);
@@ -281,6 +288,15 @@ export async function buildApp(
         ctx.metrics.idempotentReplays.inc();
         // 'domain' mode: the domain answers the retry itself (without the secret).
         if (begun.response === null) return;
+        if (begun.response.body === '') {
+          // A record that kept no answer: written by a route that did not keep them (before
+          // an upgrade), or whose answer held a secret. Running the request again could act
+          // twice, so say what happened instead.
+          throw new ApiError(
+            'idempotency_answer_unavailable',
+            'this Idempotency-Key was used before and its answer was not kept; read the current state (GET) instead of retrying',
+          );
+        }
         reply
           .code(begun.response.status)
           .header('content-type', begun.response.contentType)
@@ -302,7 +318,7 @@ export async function buildApp(
           ? {
               status: reply.statusCode,
               contentType: String(reply.getHeader('content-type') ?? 'application/json'),
-              body: payload as string,
+              body: request.idempotencySecret ? '' : (payload as string),
             }
           : null,
       );

@@ -71,6 +71,16 @@ export const API_MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX api_idempotency_created ON api_idempotency (created_at)',
     ],
   },
+  {
+    version: 3,
+    name: 'no API key kept in an Idempotency-Key answer',
+    statements: [
+      // Answers of POST /v1/keys used to be kept whole, the new key included (a replay
+      // showed it again). Keep the record, drop the answer: a replay is then told it was
+      // not kept (idempotency_answer_unavailable) instead of seeing the key.
+      `UPDATE api_idempotency SET body = '' WHERE body LIKE '{"key":"rnk%'`,
+    ],
+  },
 ];
 
 /**

@@ -26,6 +26,10 @@ export const API_ERRORS = {
     status: 409,
     title: 'This Idempotency-Key was used with a different request',
   },
+  idempotency_answer_unavailable: {
+    status: 409,
+    title: 'This Idempotency-Key was used before, and its answer was not kept',
+  },
   idempotency_key_in_flight: {
     status: 409,
     title: 'A request with this Idempotency-Key is still being processed',

@@ -18,7 +18,8 @@
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { runMigrations, type Migration, type MigrationReport } from './migrate.ts';
-import { deadlineOptions } from './postgres/postgres-store.ts';
+import { LedgerError } from '../ledger/results.ts';
+import { deadlineOptions, sessionOptions } from './postgres/postgres-store.ts';
 import type { WalSync } from './wal-sync.ts';
 
 export type SqlValue = string | bigint | number | boolean | null | Buffer;
@@ -263,48 +264,73 @@ export class PostgresClient implements SqlClient {
   static open(connectionString: string, max = 10): PostgresClient {
     // The same server-side deadlines as the ledger store's (postgres-store.ts): no domain
     // call waits on the database forever, and a session stuck in a transaction is ended.
-    const options = deadlineOptions({
-      statementTimeout_ms: 30_000,
-      lockTimeout_ms: 10_000,
-      idleInTransactionTimeout_ms: 60_000,
-    }).join(' ');
-    return new PostgresClient(new pg.Pool({ connectionString, max, options }));
+    const session = sessionOptions(
+      connectionString,
+      deadlineOptions({
+        statementTimeout_ms: 30_000,
+        lockTimeout_ms: 10_000,
+        idleInTransactionTimeout_ms: 60_000,
+      }),
+    );
+    return new PostgresClient(new pg.Pool({ ...session, max }));
   }
 
   async query<T extends SqlRow = SqlRow>(
     sql: string,
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
-    const runner = this.#client ?? this.#pool!;
-    const r = await runner.query(sql, params.map(pgValue));
-    return r.rows as T[];
+    if (this.#client !== undefined) {
+      return (await this.#client.query(sql, params.map(pgValue))).rows as T[];
+    }
+    try {
+      return (await this.#pool!.query(sql, params.map(pgValue))).rows as T[];
+    } catch (error) {
+      throw unavailable(error) ?? error;
+    }
   }
 
   async execute(sql: string, params: readonly SqlValue[] = []): Promise<number> {
-    const runner = this.#client ?? this.#pool!;
-    const r = await runner.query(sql, params.map(pgValue));
-    return r.rowCount ?? 0;
+    if (this.#client !== undefined) {
+      return (await this.#client.query(sql, params.map(pgValue))).rowCount ?? 0;
+    }
+    try {
+      return (await this.#pool!.query(sql, params.map(pgValue))).rowCount ?? 0;
+    } catch (error) {
+      throw unavailable(error) ?? error;
+    }
   }
 
   async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
     if (this.#client !== undefined) return this.#savepoint(fn); // nested
     for (let attempt = 1; ; attempt++) {
-      const client = await this.#pool!.connect();
+      let client: pg.PoolClient;
+      try {
+        client = await this.#pool!.connect();
+      } catch (error) {
+        throw unavailable(error) ?? error;
+      }
+      // The server may end the session between two queries (idle_in_transaction_session
+      // _timeout, a restart): that arrives as an 'error' event, fatal without a listener.
+      client.on('error', ignoreError);
+      let broken = false;
       try {
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
         const value = await fn(new PostgresClient(client));
         await client.query('COMMIT');
         return value;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await client.query('ROLLBACK').catch(() => {
+          broken = true;
+        });
         const code = (error as { code?: string }).code;
         if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) {
           await sleep_ms(Math.min(100, 2 ** attempt) * Math.random());
           continue;
         }
-        throw error;
+        throw unavailable(error) ?? error;
       } finally {
-        client.release();
+        client.off('error', ignoreError);
+        client.release(broken);
       }
     }
   }
@@ -326,6 +352,42 @@ export class PostgresClient implements SqlClient {
   async close(): Promise<void> {
     await this.#pool?.end();
   }
+}
+
+const ignoreError = (): void => undefined;
+
+/** SQLSTATEs of a call the database gave up on, not a refusal of its content. */
+const UNAVAILABLE_CODES = new Set([
+  '57014', // query_canceled: statement_timeout
+  '55P03', // lock_not_available: lock_timeout
+  '40001', // serialization_failure, still after every retry
+  '40P01', // deadlock_detected, still after every retry
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+]);
+const LOST_CONNECTION =
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET|EPIPE|Client has encountered a connection error/i;
+
+/**
+ * A domain call PostgreSQL could not carry out for reasons of its own (a deadline, a lost
+ * connection, contention that outlasted the retries) becomes store_unavailable: the API
+ * answers 503 (retry later), not 500, and logs it as the database's trouble. Anything else
+ * (a constraint violation, a bug) passes through unchanged.
+ */
+function unavailable(error: unknown): LedgerError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
+    return new LedgerError('store_unavailable', `PostgreSQL (${code}): ${message}`, {
+      cause: error,
+    });
+  }
+  if (LOST_CONNECTION.test(message)) {
+    return new LedgerError('store_unavailable', `PostgreSQL: ${message}`, { cause: error });
+  }
+  return undefined;
 }
 
 function pgValue(v: SqlValue): unknown {

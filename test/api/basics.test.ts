@@ -1,4 +1,7 @@
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { API_MIGRATIONS, migrateApi } from '../../src/api/keys.ts';
+import { migrateComponent, SqliteClient } from '../../src/stores/sql.ts';
 import { AccountFlags, newId, TransferFlags } from '../../src/ledger/index.ts';
 import { currency } from '../../src/money/index.ts';
 import { idToHex } from '../../src/ledger/ids.ts';
@@ -236,5 +239,36 @@ describe('keys and idempotency', () => {
     const r2 = await t.call('agentA', 'POST', '/v1/keys', { role: 'auditor', label: 's' }, h);
     expect(r1.statusCode).toBe(201);
     expect(r2.statusCode).toBe(403);
+  });
+});
+
+describe('upgrading the Idempotency-Key records', () => {
+  it('drops the API keys older answers of POST /v1/keys kept, and nothing else', async () => {
+    const db = new Database(':memory:');
+    db.defaultSafeIntegers(true);
+    const sql = new SqliteClient(db, true);
+    try {
+      await migrateComponent(sql, 'api', API_MIGRATIONS.slice(0, 2));
+      const insert = (key: string, body: string) =>
+        sql.transaction((tx) =>
+          tx.execute(
+            'INSERT INTO api_idempotency (key_id, idem_key, request_hash, status, content_type, body, created_at) VALUES ($1, $2, $3, 201, $4, $5, $6)',
+            ['k', key, 'h', 'application/json', body, new Date().toISOString()],
+          ),
+        );
+      const secret = `rnk_${'A'.repeat(43)}`;
+      await insert('old-key', JSON.stringify({ key: secret, info: { id: 'x' } }));
+      await insert('other', JSON.stringify({ remittance: { id: 'r' } }));
+      await migrateApi(sql);
+      const rows = await sql.query<{ idem_key: string; body: string }>(
+        'SELECT idem_key, body FROM api_idempotency ORDER BY idem_key',
+      );
+      expect(rows).toEqual([
+        { idem_key: 'old-key', body: '' },
+        { idem_key: 'other', body: JSON.stringify({ remittance: { id: 'r' } }) },
+      ]);
+    } finally {
+      await sql.close();
+    }
   });
 });

@@ -68,6 +68,7 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext): void {
         throw new ApiError('invalid_request', 'agent_id is required for, and only for, role agent');
       }
       const record = request.idempotencyRecord;
+      request.idempotencySecret = true;
       const { key, info } = await ctx.keys.create(
         {
           role: b.role,

@@ -379,6 +379,7 @@ export function registerRemittanceRoutes(
     },
     handler: async (request) => {
       const record = request.idempotencyRecord;
+      request.idempotencySecret = true;
       const r = await remittances.reissuePayoutCode(
         request.params.id.toLowerCase(),
         actorOf(request),

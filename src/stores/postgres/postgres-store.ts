@@ -1364,26 +1364,48 @@ interface PoolSettings {
 
 /** A pool with this store's type parsers; idle-connection errors are absorbed, not thrown. */
 export function createPool(connectionString: string, s: PoolSettings): pg.Pool {
+  const session = sessionOptions(connectionString, [
+    '-c jit=off',
+    ...deadlineOptions(s),
+    ...(s.schema === undefined ? [] : [`-c search_path=${s.schema}`]),
+  ]);
   const pool = new pg.Pool({
-    connectionString,
+    ...session,
     max: s.max,
     connectionTimeoutMillis: s.connectTimeout_ms,
     idleTimeoutMillis: s.idleTimeout_ms ?? 10_000,
     application_name: s.applicationName,
     types: TYPES,
     keepAlive: true,
-    // jit off: the store's statements are short, and the planner's guesses about posting
-    // lists (it cannot see their length) made it JIT-compile a 5 ms read for 200 ms.
-    options: [
-      '-c jit=off',
-      ...deadlineOptions(s),
-      ...(s.schema === undefined ? [] : [`-c search_path=${s.schema}`]),
-    ].join(' '),
+    // jit off (in `session`): the store's statements are short, and the planner's guesses
+    // about posting lists (it cannot see their length) made it JIT-compile a 5 ms read for
+    // 200 ms.
   });
   // An idle connection that dies (server restart, failover) is dropped by the pool; the
   // next query opens a new one. Without a listener the error would crash the process.
   pool.on('error', () => undefined);
   return pool;
+}
+
+/**
+ * The connection settings that carry session options. `pg` lets an `options` parameter in
+ * the connection string replace the one given beside it, which would silently drop the
+ * deadlines (and jit=off): so when the URL has its own, ours are appended to it there.
+ */
+export function sessionOptions(
+  connectionString: string,
+  options: readonly string[],
+): { connectionString: string; options?: string } {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return { connectionString, options: options.join(' ') };
+  }
+  const own = url.searchParams.get('options');
+  if (own === null) return { connectionString, options: options.join(' ') };
+  url.searchParams.set('options', [own, ...options].join(' '));
+  return { connectionString: url.toString() };
 }
 
 /** Session settings for the server-side deadlines (whole milliseconds; 0 turns one off). */
