@@ -144,7 +144,9 @@ export async function buildApp(
         allErrors: false,
       },
     },
-    return503OnClosing: true,
+    // While closing, new requests get a problem+json 503 from the onRequest hook below
+    // (Fastify's own 503 would be its plain JSON).
+    return503OnClosing: false,
     // Errors Fastify meets before routing (a malformed URL) are problems like any other.
     frameworkErrors: (error, request, reply) => sendProblem(reply, request, error),
     // A request must arrive whole within 30 s: a slow-drip body cannot hold a socket open.
@@ -224,6 +226,12 @@ export async function buildApp(
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt_ns = process.hrtime.bigint();
     reply.header('x-request-id', request.id);
+    if (!ctx.ready && request.url !== '/healthz') {
+      // Shutting down: requests already running finish; new ones are turned away, and the
+      // connection is closed so the client's next request goes elsewhere.
+      reply.header('connection', 'close');
+      throw new ApiError('not_ready', 'the server is shutting down; retry on another instance');
+    }
     const access = request.routeOptions.config.access;
     // Unknown routes and the docs' own routes carry no access: treat as public.
     if (access === undefined || access === 'public') return;

@@ -73,6 +73,21 @@ describe('operations', () => {
     }
   });
 
+  it('while shutting down, turns new requests away with a problem+json 503 and closes', async () => {
+    t.app.remitnet.ready = false;
+    try {
+      const r = await t.call('operator', 'GET', '/v1/me');
+      expect(r.statusCode).toBe(503);
+      expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(r.headers.connection).toBe('close');
+      expect(r.json()).toMatchObject({ code: 'not_ready' });
+      expect((await t.call(null, 'GET', '/readyz')).statusCode).toBe(503);
+      expect((await t.call(null, 'GET', '/healthz')).statusCode).toBe(200); // alive
+    } finally {
+      t.app.remitnet.ready = true;
+    }
+  });
+
   it('serves an OpenAPI 3.1 document and docs', async () => {
     const doc = (await t.call(null, 'GET', '/openapi.json')).json();
     expect(doc.openapi).toBe('3.1.0');
