@@ -44,6 +44,8 @@ export interface AppServices {
   readonly plugins?: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void>;
   /** Readiness checks besides the ledger and SQL stores. */
   readonly readiness?: () => Promise<void>;
+  /** Whether an agent exists (the domain's); an agent key is only made for one that does. */
+  readonly agentExists?: (agentId: string) => Promise<boolean>;
   /**
    * A failure only a restart clears (the SQLite log's fsync failed or hung: wal-sync.ts),
    * if one happened. /healthz then answers 503, so a supervisor restarts the process.
@@ -80,6 +82,7 @@ export interface ApiContext {
   ready: boolean;
   readonly readiness: () => Promise<void>;
   readonly failure: () => Error | undefined;
+  readonly agentExists: (agentId: string) => Promise<boolean>;
 }
 
 declare module 'fastify' {
@@ -168,6 +171,7 @@ export async function buildApp(
     ready: true,
     readiness: services.readiness ?? (async () => {}),
     failure: services.failure ?? (() => undefined),
+    agentExists: services.agentExists ?? (async () => true),
   };
   app.decorate('remitnet', ctx);
 

@@ -22,6 +22,19 @@ export function domainPlugin(remitnet: Remitnet) {
   };
 }
 
+/** Whether an agent exists, for AppServices.agentExists. */
+export function agentExistsOf(remitnet: Remitnet): (agentId: string) => Promise<boolean> {
+  return async (agentId) => {
+    try {
+      await remitnet.network.getAgent(agentId);
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'agent_not_found') return false;
+      throw error;
+    }
+  };
+}
+
 /**
  * Lets a remittance step finished by recover() or the sweeper record the answer its request
  * would have had, so a retry with the same Idempotency-Key replays it instead of being told

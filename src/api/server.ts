@@ -15,6 +15,7 @@ export interface ServeOptions {
   readonly logger: FastifyBaseLogger | false;
   readonly plugins?: AppServices['plugins'];
   readonly accountOwner?: AppServices['accountOwner'];
+  readonly agentExists?: AppServices['agentExists'];
   readonly readiness?: AppServices['readiness'];
   /** Called after the server closed and before the runtime closes (e.g. domain shutdown). */
   readonly beforeRuntimeClose?: () => Promise<void>;
@@ -39,6 +40,7 @@ export async function serve(runtime: Runtime, options: ServeOptions): Promise<Ru
       sql: runtime.sql,
       ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
       ...(options.accountOwner === undefined ? {} : { accountOwner: options.accountOwner }),
+      ...(options.agentExists === undefined ? {} : { agentExists: options.agentExists }),
       ...(options.readiness === undefined ? {} : { readiness: options.readiness }),
       failure: () => runtime.failure(),
       requestHashKey: runtime.requestHashKey,

@@ -5,7 +5,7 @@
 import type { DestinationStream } from 'pino';
 import type { Config } from '../config.ts';
 import { loadDemo } from '../demo/index.ts';
-import { accountOwnerOf, domainPlugin } from './domain.ts';
+import { accountOwnerOf, agentExistsOf, domainPlugin } from './domain.ts';
 import { ApiKeyStore } from './keys.ts';
 import { createLogger } from './logger.ts';
 import { openRuntime } from './runtime.ts';
@@ -77,6 +77,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       logger,
       plugins: [domainPlugin(runtime.remitnet)],
       accountOwner: accountOwnerOf(runtime.remitnet),
+      agentExists: agentExistsOf(runtime.remitnet),
       handleSignals: options.handleSignals ?? false,
     });
     return { server, operatorKey, demoSummary };

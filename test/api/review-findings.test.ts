@@ -98,6 +98,23 @@ describe('secrets are shown once', () => {
   });
 });
 
+describe('agent keys', () => {
+  it('are made only for an agent that exists', async () => {
+    const unknown = await t.call('operator', 'POST', '/v1/keys', {
+      role: 'agent',
+      agent_id: '0123456789abcdef0123456789abcdef',
+    });
+    expect(unknown.statusCode).toBe(422);
+    expect(unknown.json()).toMatchObject({ code: 'unprocessable' });
+    expect(unknown.json().detail).toMatch(/create the agent first/);
+    const known = await t.call('operator', 'POST', '/v1/keys', {
+      role: 'agent',
+      agent_id: t.corridor.origin,
+    });
+    expect(known.statusCode, known.body).toBe(201);
+  });
+});
+
 describe('revocation', () => {
   it('a key revoked while its verification is in flight stops working at once', async () => {
     // An SQL client that can hold one api_keys lookup after it has read its row (a slow

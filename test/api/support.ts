@@ -10,7 +10,7 @@ import { Ledger } from '../../src/ledger/index.ts';
 import { SqliteClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import { createRemitnet, type Remitnet, type RemitnetConfig } from '../../src/remittances/index.ts';
-import { accountOwnerOf, domainPlugin } from '../../src/api/domain.ts';
+import { accountOwnerOf, agentExistsOf, domainPlugin } from '../../src/api/domain.ts';
 import { buildCorridor, type Caller, type Corridor } from '../../bench/api-network.ts';
 
 export interface TestApi {
@@ -67,6 +67,7 @@ export async function testApi(
       sql,
       plugins: [domainPlugin(remitnet)],
       accountOwner: accountOwnerOf(remitnet),
+      agentExists: agentExistsOf(remitnet),
       ...extra,
       ...more,
     },

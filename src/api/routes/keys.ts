@@ -67,6 +67,15 @@ export function registerKeyRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if ((b.role === 'agent') !== (b.agent_id !== undefined)) {
         throw new ApiError('invalid_request', 'agent_id is required for, and only for, role agent');
       }
+      const agentId = b.agent_id?.toLowerCase();
+      if (agentId !== undefined && !(await ctx.agentExists(agentId))) {
+        // A key for an agent that does not exist could act for nobody (or, were an agent
+        // later created with that id, for it without anyone having meant it).
+        throw new ApiError(
+          'unprocessable',
+          'no agent has this agent_id; create the agent first (POST /v1/agents)',
+        );
+      }
       const record = request.idempotencyRecord;
       request.idempotencySecret = true;
       const { key, info } = await ctx.keys.create(

@@ -7,13 +7,14 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.ts';
 import { ROLES, type Role } from '../../api/keys.ts';
 import { ApiKeyStore } from '../../api/keys.ts';
-import { openRuntime } from '../../api/runtime.ts';
+import { agentExistsOf } from '../../api/domain.ts';
+import { openRuntime, type Runtime } from '../../api/runtime.ts';
 import { outputFor, table } from '../output.ts';
 
-async function withKeys<T>(fn: (keys: ApiKeyStore) => Promise<T>): Promise<T> {
+async function withKeys<T>(fn: (keys: ApiKeyStore, runtime: Runtime) => Promise<T>): Promise<T> {
   const runtime = await openRuntime(loadConfig(), { expiryInterval_ms: 0 });
   try {
-    return await fn(new ApiKeyStore(runtime.sql));
+    return await fn(new ApiKeyStore(runtime.sql), runtime);
   } finally {
     await runtime.close();
   }
@@ -49,13 +50,15 @@ Examples:
       if (!(ROLES as readonly string[]).includes(opts.role)) {
         throw new Error(`--role must be one of ${ROLES.join(', ')}, not ${opts.role}`);
       }
-      const created = await withKeys((k) =>
-        k.create({
-          role: opts.role as Role,
-          agentId: opts.agent?.toLowerCase() ?? null,
-          label: opts.label,
-        }),
-      );
+      const created = await withKeys(async (k, runtime) => {
+        const agentId = opts.agent?.toLowerCase() ?? null;
+        if (agentId !== null && !(await agentExistsOf(runtime.remitnet)(agentId))) {
+          throw new Error(
+            `no agent has the id ${agentId}; create it first (remitnet agents, or POST /v1/agents)`,
+          );
+        }
+        return k.create({ role: opts.role as Role, agentId, label: opts.label });
+      });
       out.result({ key: created.key, ...created.info }, () => [
         `key:   ${created.key}`,
         `id:    ${created.info.keyId}`,
