@@ -21,6 +21,12 @@ export interface Config {
    * read and checked when a runtime opens (src/api/secrets.ts).
    */
   readonly secretFile: string | undefined;
+  /**
+   * SQLite on a file: the longest an fsync of the write-ahead log may run before the
+   * server counts the log as failed (REMITNET_FSYNC_DEADLINE_MS, default 30,000): it then
+   * refuses every caller and asks to be restarted (src/stores/wal-sync.ts).
+   */
+  readonly fsyncDeadline_ms: number;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -31,6 +37,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  }
+  const fsyncDeadline_ms = Number(env.REMITNET_FSYNC_DEADLINE_MS ?? '30000');
+  if (!Number.isInteger(fsyncDeadline_ms) || fsyncDeadline_ms < 100) {
+    throw new Error(
+      `REMITNET_FSYNC_DEADLINE_MS must be a whole number of milliseconds, at least 100, not ${env.REMITNET_FSYNC_DEADLINE_MS}`,
+    );
   }
   return Object.freeze({
     databaseUrl: env.DATABASE_URL === '' ? undefined : env.DATABASE_URL,
@@ -43,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       env.REMITNET_SECRET_FILE === undefined || env.REMITNET_SECRET_FILE === ''
         ? undefined
         : resolve(env.REMITNET_SECRET_FILE),
+    fsyncDeadline_ms,
   });
 }

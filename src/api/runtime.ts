@@ -98,7 +98,7 @@ export async function openRuntime(config: Config, options: RuntimeOptions = {}):
   if (opened instanceof SqliteStore) {
     if (offloadSync) {
       try {
-        walSync = WalSync.forDatabase(opened.db.name);
+        walSync = WalSync.forDatabase(opened.db.name, { deadline_ms: config.fsyncDeadline_ms });
       } catch (error) {
         await opened.close();
         throw error;

@@ -325,3 +325,15 @@ describe('the runtime on a file', () => {
     }
   });
 });
+
+describe('the fsync deadline setting', () => {
+  it('REMITNET_FSYNC_DEADLINE_MS sets it (default 30 s) and refuses what is not a sane number', () => {
+    expect(loadConfig({}).fsyncDeadline_ms).toBe(30_000);
+    expect(loadConfig({ REMITNET_FSYNC_DEADLINE_MS: '5000' }).fsyncDeadline_ms).toBe(5000);
+    for (const bad of ['0', '50', '1.5', 'soon', '-1']) {
+      expect(() => loadConfig({ REMITNET_FSYNC_DEADLINE_MS: bad })).toThrow(
+        /REMITNET_FSYNC_DEADLINE_MS must be a whole number of milliseconds/,
+      );
+    }
+  });
+});
