@@ -90,7 +90,9 @@ export function findRoutes(g: GraphSnapshot, q: RouteQuery): RouteCandidate[] {
       if (link.currency === q.payoutCurrency && servesPayout(next, q)) {
         out.push({ agents: [...pathAgents], links: [...pathLinks] });
       }
-      if (pathLinks.length < q.maxHops) walk(next);
+      // Value passes on only through an agent that carries it for others (an origin-only or
+      // payout-only agent ends routes, it does not relay them).
+      if (pathLinks.length < q.maxHops && next.roles.includes('intermediary')) walk(next);
       pathAgents.pop();
       pathLinks.pop();
       onPath.delete(next.id);

@@ -366,7 +366,19 @@ export class NetworkService {
       createdAt_ms: now,
       updatedAt_ms: now,
     };
-    await this.repo.insertLink(link);
+    try {
+      await this.repo.insertLink(link);
+    } catch (error) {
+      // The check above and this insert are not one step: a concurrent create of the same
+      // link meets the unique index here, and is the same refusal, not a server error.
+      if (isUniqueViolation(error)) {
+        throw new RemitnetError(
+          'link_invalid',
+          'a link between these agents in this currency exists',
+        );
+      }
+      throw error;
+    }
     this.invalidate();
     return link;
   }
@@ -503,12 +515,23 @@ export class NetworkService {
     return this.#snapshotLoading.graph;
   }
 
+  /**
+   * The network version, read after the caller asked: callers asking in the same turn of
+   * the event loop share one read, started once that turn is over. (Joining a read already
+   * in flight could return a version from before another process's change that the caller
+   * had already seen committed, and keep a suspended agent routable.)
+   */
   #graphVersion(): Promise<bigint> {
     if (this.#versionReading === undefined) {
-      const reading = this.repo.graphVersion().finally(() => {
-        if (this.#versionReading === reading) this.#versionReading = undefined;
+      let start!: () => void;
+      const reading = new Promise<bigint>((resolve, reject) => {
+        start = () => {
+          if (this.#versionReading === reading) this.#versionReading = undefined;
+          this.repo.graphVersion().then(resolve, reject);
+        };
       });
       this.#versionReading = reading;
+      setImmediate(start);
     }
     return this.#versionReading;
   }
@@ -577,6 +600,7 @@ export class NetworkService {
     const now = this.#clock();
     const quotes: Quote[] = [];
     let tooSmall = false;
+    let tooLarge = false;
     for (const route of routes) {
       let priced: PricedRoute | undefined;
       if (fixed === 'send') {
@@ -587,6 +611,12 @@ export class NetworkService {
         priced = sendForDeliver(route, req.sendCurrency, amount, corridor, max);
       }
       if (priced === undefined) continue;
+      // A rate can turn a permitted amount into more than any ledger amount can hold: such
+      // a quote could never be booked, so it is never offered.
+      if (priced.legs.some((l) => l.amountInMinor > MAX_MINOR || l.amountOutMinor > MAX_MINOR)) {
+        tooLarge = true;
+        continue;
+      }
       const send = priced.legs[0]!.amountInMinor;
       if (fixed === 'deliver' && (send < min || send > max)) continue;
       quotes.push(this.#toQuote(route, priced, fixed, corridor, req, now));
@@ -594,6 +624,12 @@ export class NetworkService {
     if (quotes.length === 0) {
       if (tooSmall)
         throw new RemitnetError('amount_below_minimum', 'commissions would take it all');
+      if (tooLarge) {
+        throw new RemitnetError(
+          'amount_above_limit',
+          'at these rates the amounts would exceed what the ledger can hold',
+        );
+      }
       throw new RemitnetError('no_route', `${corridor}: no route can carry this amount`);
     }
     quotes.sort(compareQuotes);
@@ -853,4 +889,14 @@ export function page<T extends { id: string }>(items: readonly T[], limit: numbe
   if (items.length <= limit) return { items };
   const shown = items.slice(0, limit);
   return { items: shown, nextCursor: encodeCursor(shown[shown.length - 1]!.id) };
+}
+
+/** A unique-index violation, on SQLite (better-sqlite3) or PostgreSQL (23505). */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return (
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    code === '23505'
+  );
 }
