@@ -219,6 +219,8 @@ export class SqliteStore implements LedgerStore {
   readonly #accountCacheMax: number;
   /** The account cache lives in the slots (AccountSlot.account): bumping this drops it. */
   #accountsEpoch = 0;
+  /** Inside #write, until its cache updates are done: the slot map is not cleared. */
+  #writing = false;
   /** Slots whose accounts the engine read, in the order it read them (see #writeTransfers). */
   #loaded: AccountSlot[] = [];
   #lastTimestamp = -1n;
@@ -554,6 +556,7 @@ export class SqliteStore implements LedgerStore {
     this.#rowsWritten = 0;
     this.#txBase = MAX_I64; // no postings to take back unless a transfer batch sets it
     let committed = false;
+    this.#writing = true;
     try {
       this.#sync();
       const { value, after } = fn();
@@ -571,6 +574,10 @@ export class SqliteStore implements LedgerStore {
         this.#dropPostingsSince(this.#txBase);
       }
       throw error;
+    } finally {
+      // The slot map may have grown past accountCacheMax during the write (see #slot).
+      this.#writing = false;
+      if (this.#slots.size > this.#accountCacheMax) this.#dropSlots();
     }
   }
 
@@ -772,10 +779,12 @@ export class SqliteStore implements LedgerStore {
   #slot(id: bigint): AccountSlot {
     let slot = this.#slots.get(id);
     if (slot === undefined) {
-      if (this.#slots.size >= this.#accountCacheMax) {
+      if (this.#slots.size >= this.#accountCacheMax && !this.#writing) {
         // Too many to keep: start over, and let the next index run read the rows back.
-        this.#slots.clear();
-        this.#forgetPostings();
+        // Never inside a write (until its cache updates are done): the transaction's
+        // working state (released balances of its sweep, the slots the engine read, which
+        // #cacheOutcome writes) lives in the slots; #write clears after it instead.
+        this.#dropSlots();
       }
       slot = {
         id,
@@ -789,6 +798,11 @@ export class SqliteStore implements LedgerStore {
       this.#slots.set(id, slot);
     }
     return slot;
+  }
+
+  #dropSlots(): void {
+    this.#slots.clear();
+    this.#forgetPostings();
   }
 
   #insertPostingsStatement(rows: number): Database.Statement {
@@ -838,7 +852,8 @@ export class SqliteStore implements LedgerStore {
       count(due.length);
       if (due.length < BATCH_MAX) break;
     }
-    // The batch that follows in this transaction must see the released reservations.
+    // The batch that follows in this transaction must see the released reservations: it
+    // reads them from the cache, whose slots stay in the map until the write ends (#slot).
     for (const a of changed.values()) this.#cacheAccount(a);
     return [...changed.values()];
   }
@@ -1071,7 +1086,7 @@ export class SqliteStore implements LedgerStore {
     for (let k = 0; k < accounts.length; k++) {
       const a = accounts[k]!;
       const slot = loaded[k];
-      // (A slot dropped from the map meanwhile, when it overflowed, is harmless to write.)
+      // (Every slot in `loaded` is still in the map: none leaves it inside #write.)
       if (direct && slot !== undefined && slot.id === a.id) {
         slot.account = a;
         slot.accountEpoch = epoch;
