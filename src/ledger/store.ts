@@ -11,6 +11,8 @@
  * - Before a transfer batch, inside its transaction, every pending transfer with
  *   expiresAt <= base is expired (executeExpiry), so the batch never counts an expired
  *   reservation. expirePending does the same on its own.
+ * - Every timestamp a batch handed out (failed events' and its sweeps' included) stays
+ *   handed out: a later batch, from any process or after a restart, is stamped above it.
  * - Transient conflicts (deadlock, serialization failure, a lost connection before commit)
  *   are retried inside the store, never surfaced as results.
  */

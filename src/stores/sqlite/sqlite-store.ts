@@ -461,7 +461,11 @@ export class SqliteStore implements LedgerStore {
           a.closed ? 1 : 0,
         );
       }
-      this.#lastTimestamp = base + BigInt(events.length) - 1n;
+      const last = base + BigInt(events.length) - 1n;
+      // As a transfer batch: when the last event made no row, the floor keeps its timestamp.
+      const n = events.length;
+      if (n > 0 && outcome.results[n - 1] !== 'ok') this.#stmt.raiseClockFloor.run(last);
+      this.#lastTimestamp = last;
       return {
         value: outcome.results,
         after: () => {
@@ -507,7 +511,14 @@ export class SqliteStore implements LedgerStore {
       const folded = this.#writeBalances(changed);
       const indexed = this.#indexHistoryIfDue(outcome.transfers);
       if (indexed) this.#postingsIndexed();
-      this.#lastTimestamp = base + BigInt(events.length) - 1n;
+      const n = events.length;
+      const last = base + BigInt(n) - 1n;
+      // Every timestamp up to `last` is handed out (failed events and sweeps included). The
+      // clock is rebuilt from stored rows (max ts, floor_ts) after another connection wrote
+      // or a restart; when the last event made no row (it failed), the rows do not reach
+      // `last`, so raise the floor (one row of a one-row table, only in such batches).
+      if (n > 0 && outcome.results[n - 1] !== 'ok') this.#stmt.raiseClockFloor.run(last);
+      this.#lastTimestamp = last;
       const result = outcome;
       const loaded = this.#loaded;
       return {
