@@ -479,15 +479,16 @@ export class SqliteStore implements LedgerStore {
     events: readonly TransferEvent[],
     now: bigint,
   ): Promise<CreateTransferResult[]> {
-    const last = this.#lastTimestamp;
     try {
       return this.#writeTransfers(events, now, true);
     } catch (error) {
       if (!(error instanceof UniqueIdCollision)) throw error;
       // INSERT OR ROLLBACK undid the whole transaction: run it again with real id look-ups.
-      // Only this batch was undone: keep the timestamps handed out before it (max(ts) of the
-      // rows would reuse those of failed events, unlike every other path and store).
-      if (this.#lastTimestamp < 0n) this.#lastTimestamp = last;
+      // The rollback left #lastTimestamp unknown (-1), so the rerun reads the clock again
+      // inside its own transaction: the stored rows and floor_ts, which every batch whose
+      // last timestamps left no row raised (see #writeTransfers), so no timestamp handed
+      // out before is reused, and none taken by another connection meanwhile is missed (a
+      // value cached before the first attempt saw that connection's write would be stale).
       return this.#writeTransfers(events, now, false);
     }
   }
