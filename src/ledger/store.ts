@@ -10,7 +10,10 @@
  *   and strictly increasing in commit order.
  * - Before a transfer batch, inside its transaction, every pending transfer with
  *   expiresAt <= base is expired (executeExpiry), so the batch never counts an expired
- *   reservation. expirePending does the same on its own.
+ *   reservation. expirePending does the same on its own. After the batch, in the same
+ *   transaction, so is every one still pending with expiresAt <= base + n - 1 (a deadline
+ *   within the batch: the engine refused a post or void stamped at or after it as
+ *   expired), released as of its deadline, so no read after the batch counts it.
  * - Every timestamp a batch handed out (failed events' and its sweeps' included) stays
  *   handed out: a later batch, from any process or after a restart, is stamped above it.
  * - Transient conflicts (deadlock, serialization failure, a lost connection before commit)

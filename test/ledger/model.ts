@@ -10,7 +10,9 @@
  *   Ledger's clock never steps back, so nothing is timestamped before a sweep already made);
  *   a sweep on its own (a read) that expired anything moves `last` up to its time;
  * - before every transfer batch (and on every sweep) each pending transfer with
- *   expiresAt <= base expires, released at resolvedAt = expiresAt;
+ *   expiresAt <= base expires, released at resolvedAt = expiresAt; after the batch, so do
+ *   those still pending with expiresAt <= base + n - 1 (a deadline within the batch: a post
+ *   or void stamped at or after it was refused as expired);
  * - linked chains: the failing member keeps its code, every other member of the chain is
  *   linked_event_failed; `exists` does not break a chain; a chain still open at the end of
  *   the batch fails with linked_event_chain_open on its last event, even when an earlier
@@ -291,7 +293,12 @@ export class LedgerModel {
       (i) => has(events[i]!.flags, LINKED),
       (i) => this.createTransfer(events[i]!, base + BigInt(i)),
     );
-    if (events.length > 0) this.last = base + BigInt(events.length) - 1n;
+    if (events.length > 0) {
+      this.last = base + BigInt(events.length) - 1n;
+      // A deadline within the batch: posts and voids stamped at or after it were refused as
+      // expired, so the reservation ends there, released as of the deadline.
+      this.expire(this.last);
+    }
     return results;
   }
 

@@ -25,7 +25,9 @@ import {
   U16_MAX,
   U32_MAX,
   U64_MAX,
+  type Account,
   type AccountInput,
+  type PendingState,
   type TransferInput,
 } from '../../src/ledger/types.ts';
 import { storeMatrix } from '../support/stores.ts';
@@ -64,9 +66,9 @@ interface Fixture {
 }
 
 interface Snapshot {
-  readonly accounts: unknown;
+  readonly accounts: Account[];
   readonly transfers: unknown;
-  readonly pending: unknown;
+  readonly pending: Map<bigint, PendingState>;
 }
 
 interface TransferCase {
@@ -78,6 +80,11 @@ interface TransferCase {
   readonly at?: number;
   /** The batch's first event is valid and applies; only the rest must leave no trace. */
   readonly firstApplies?: boolean;
+  /**
+   * The batch reaches the deadline of `lastPending` (100, a -> b): its one trace is that
+   * reservation's expiry, as of the deadline, as a later sweep would have made it.
+   */
+  readonly expiresInBatch?: boolean;
 }
 
 const one = (f: Fixture, over: Partial<TransferInput> = {}): TransferInput => ({
@@ -375,6 +382,7 @@ const TRANSFER_CASES: TransferCase[] = [
       f.setClock(p!.timestamp + NS_PER_S - 1n);
     },
     batch: (f) => [one(f, { amount: 0n }), { id: f.id(), pendingId: lastPending, flags: VOID }],
+    expiresInBatch: true,
   },
   {
     code: 'exists_with_different_flags',
@@ -711,6 +719,23 @@ describe.each(factories.map((f) => [f.name, f] as const))('result codes on %s', 
           const [a, b] = await ledger.lookupAccounts([f.a, f.b]);
           expect(a!.debitsPosted).toBe(t.amount);
           expect(b!.creditsPosted).toBe(t.amount);
+        } else if (c.expiresInBatch === true) {
+          // The batch stamped an event at the deadline and refused the void there as
+          // expired: the reservation ended then, and nothing else changed.
+          const release = (a: Account): Account =>
+            a.id === f.a
+              ? { ...a, debitsPending: a.debitsPending - 100n }
+              : a.id === f.b
+                ? { ...a, creditsPending: a.creditsPending - 100n }
+                : a;
+          const pending = new Map(before.pending);
+          const state = pending.get(lastPending)!;
+          pending.set(lastPending, { ...state, status: 'expired', resolvedAt: state.expiresAt });
+          expect(after).toEqual({
+            accounts: before.accounts.map(release),
+            transfers: before.transfers,
+            pending,
+          });
         } else {
           // Nothing the batch touched changed: a rejected event leaves no trace.
           expect(after).toEqual(before);

@@ -583,7 +583,21 @@ export class PostgresStore implements LedgerStore {
         }
       }
       tx.changed(outcome.accounts);
-      await persist(c, outcome, tx.journal());
+      const last = base + BigInt(events.length) - 1n;
+      if (clock.nextExpiry !== null && clock.nextExpiry <= last) {
+        // A deadline within the batch (base < expiresAt <= last): the engine answered every
+        // post or void stamped at or after it pending_transfer_expired, so the reservation
+        // ends there. Expire it now, as of its deadline, on the balances the batch left
+        // (tx.accounts reads what the batch wrote first), so no read after the batch still
+        // counts it. The batch's rows go first (the sweep must see what it resolved); the
+        // journal row, with every account either changed, last.
+        await persist(c, outcome, null);
+        await sweep(tx, last);
+        const journal = tx.journal();
+        if (journal !== null) await persist(c, EMPTY_WRITES, journal);
+      } else {
+        await persist(c, outcome, tx.journal());
+      }
       tx.appended(outcome.transfers);
       return outcome.results;
     });

@@ -501,19 +501,33 @@ export class SqliteStore implements LedgerStore {
     return this.#write(() => {
       const base = this.#nextTimestamp(now);
       this.#txBase = base;
-      const swept = this.#sweep(base);
+      const n = events.length;
+      const last = base + BigInt(n) - 1n;
+      // The earliest deadline of a still-pending transfer, read once (one indexed min): a
+      // batch with nothing due before its last timestamp sweeps neither before nor after.
+      const next = this.#stmt.nextExpiry.get() as bigint | null;
+      const swept = next !== null && next <= base ? this.#sweep(base) : [];
       let outcome = this.#execute(events, base, optimistic);
       if (optimistic && this.#anyFailedIdExists(events, outcome)) {
         outcome = this.#execute(events, base, false);
       }
       this.#persist(outcome);
       const touched = this.#changedAccounts(outcome);
-      const changed = swept.length === 0 ? touched : newest(swept, touched);
+      let changed = swept.length === 0 ? touched : newest(swept, touched);
+      // A deadline within the batch (base < expiresAt <= last): the engine answered every
+      // post or void stamped at or after it pending_transfer_expired, so the reservation
+      // ends there. Expire it now, as of its deadline, on the balances the batch left, so
+      // no read after the batch still counts it (and balance-at never changes later).
+      let late: Account[] = [];
+      if (next !== null && next <= last) {
+        const after = new Map<bigint, Account>();
+        for (const a of outcome.accounts) after.set(a.id, a);
+        late = this.#sweepCounting(last, () => {}, after);
+        if (late.length > 0) changed = newest(changed, late);
+      }
       const folded = this.#writeBalances(changed);
       const indexed = this.#indexHistoryIfDue(outcome.transfers);
       if (indexed) this.#postingsIndexed();
-      const n = events.length;
-      const last = base + BigInt(n) - 1n;
       // Every timestamp up to `last` is handed out (failed events and sweeps included). The
       // clock is rebuilt from stored rows (max ts, floor_ts) after another connection wrote
       // or a restart; when the last event made no row (it failed), the rows do not reach
@@ -527,6 +541,7 @@ export class SqliteStore implements LedgerStore {
         after: () => {
           for (const a of swept) this.#cacheAccount(a);
           this.#cacheOutcome(result.accounts, loaded);
+          for (const a of late) this.#cacheAccount(a);
           this.#balancesWritten(changed, folded);
         },
       };
@@ -536,7 +551,9 @@ export class SqliteStore implements LedgerStore {
   async expirePending(now: bigint): Promise<number> {
     return this.#write(() => {
       let count = 0;
-      const swept = this.#sweepCounting(now, (n) => (count += n));
+      const next = this.#stmt.nextExpiry.get() as bigint | null;
+      const swept =
+        next !== null && next <= now ? this.#sweepCounting(now, (n) => (count += n)) : [];
       if (count > 0) {
         // Expiries took effect up to `now`: no later batch, from any process, may be
         // timestamped before them (see schema.ts, migration 2).
@@ -843,20 +860,33 @@ export class SqliteStore implements LedgerStore {
     return now > this.#lastTimestamp ? now : this.#lastTimestamp + 1n;
   }
 
-  /** Expires everything due at `now`, in bounded chunks; returns the accounts it changed. */
+  /**
+   * Before a transfer batch: expires everything due at `now` and leaves the released
+   * balances in the account cache, where the batch that follows in this transaction reads
+   * them (no slot leaves the map inside a write transaction: see #slot). A rollback drops
+   * the cache (#write), so they never outlive the transaction unless it commits.
+   */
   #sweep(now: bigint): Account[] {
-    return this.#sweepCounting(now, () => {});
+    const changed = this.#sweepCounting(now, () => {});
+    for (const a of changed) this.#cacheAccount(a);
+    return changed;
   }
 
-  #sweepCounting(now: bigint, count: (n: number) => void): Account[] {
+  /**
+   * Expires everything due at `now`, in bounded chunks; returns the accounts it changed.
+   * Reads accounts from `prior` (this transaction's newer state) before the cache.
+   */
+  #sweepCounting(
+    now: bigint,
+    count: (n: number) => void,
+    prior?: ReadonlyMap<bigint, Account>,
+  ): Account[] {
     const changed = new Map<bigint, Account>();
-    const next = this.#stmt.nextExpiry.get() as bigint | null;
-    if (next === null || next > now) return [];
     for (;;) {
       const due = (this.#stmt.due.all(now, BATCH_MAX) as Row[]).map(rowToStoredTransfer);
       if (due.length === 0) break;
       const view = {
-        account: (id: bigint) => changed.get(id) ?? this.#account(id),
+        account: (id: bigint) => changed.get(id) ?? prior?.get(id) ?? this.#account(id),
       };
       const writes = executeExpiry(view, due, now);
       this.#persist(writes);
@@ -864,9 +894,6 @@ export class SqliteStore implements LedgerStore {
       count(due.length);
       if (due.length < BATCH_MAX) break;
     }
-    // The batch that follows in this transaction must see the released reservations: it
-    // reads them from the cache, whose slots stay in the map until the write ends (#slot).
-    for (const a of changed.values()) this.#cacheAccount(a);
     return [...changed.values()];
   }
 
