@@ -25,6 +25,8 @@ export interface GraphSnapshot {
   readonly agents: ReadonlyMap<string, Agent>;
   /** Active links by the agent that hands over. */
   readonly linksFrom: ReadonlyMap<string, readonly Link[]>;
+  /** Active links by id. */
+  readonly activeLinks: ReadonlyMap<string, Link>;
 }
 
 export interface RouteCandidate {
@@ -50,13 +52,15 @@ export const ROUTES_MAX = 200;
 export function buildSnapshot(agents: readonly Agent[], links: readonly Link[]): GraphSnapshot {
   const byId = new Map(agents.map((a) => [a.id, a] as const));
   const from = new Map<string, Link[]>();
+  const active = new Map<string, Link>();
   for (const l of links) {
     if (!l.active) continue;
+    active.set(l.id, l);
     const list = from.get(l.fromAgentId);
     if (list === undefined) from.set(l.fromAgentId, [l]);
     else list.push(l);
   }
-  return { agents: byId, linksFrom: from };
+  return { agents: byId, linksFrom: from, activeLinks: active };
 }
 
 function servesPayout(a: Agent, q: RouteQuery): boolean {

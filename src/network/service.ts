@@ -97,6 +97,8 @@ export class NetworkService {
     corridors: Readonly<Record<string, CorridorConfig>>;
   };
   #snapshot: { readonly version: bigint; readonly graph: GraphSnapshot } | undefined;
+  /** Delivery outcomes recorded by this process since the snapshot loaded, by agent. */
+  readonly #deliveries = new Map<string, { delivered: number; failed: number }>();
   #snapshotLoading:
     { readonly version: bigint; readonly graph: Promise<GraphSnapshot> } | undefined;
   /** A read of the network version in flight, shared by the callers that arrive meanwhile. */
@@ -105,6 +107,14 @@ export class NetworkService {
 
   constructor(deps: NetworkDeps) {
     this.repo = new NetworkRepository(deps.sql);
+    this.repo.onDeliveries = (ids, delivered) => {
+      for (const id of ids) {
+        const d = this.#deliveries.get(id) ?? { delivered: 0, failed: 0 };
+        if (delivered) d.delivered++;
+        else d.failed++;
+        this.#deliveries.set(id, d);
+      }
+    };
     this.#ledger = deps.ledger;
     this.#clock = deps.clock;
     const c = deps.config;
@@ -505,6 +515,7 @@ export class NetworkService {
           if (this.#snapshotLoading === loading) {
             this.#snapshot = { version, graph: g };
             this.#snapshotLoading = undefined;
+            this.#deliveries.clear(); // the reloaded agents hold them
           }
         },
         () => {
@@ -544,6 +555,25 @@ export class NetworkService {
   }
 
   /** An agent from the snapshot (no SQL); refuses unknown ones. */
+  /**
+   * Refuses a quoted route that is broken now: an agent on it no longer active, or a link
+   * on it switched off (a quote keeps its prices, not a closed route).
+   */
+  async checkRoute(legs: readonly { agentId: string; linkId?: string }[]): Promise<void> {
+    const g = await this.snapshot();
+    for (const leg of legs) {
+      const a = g.agents.get(leg.agentId);
+      if (a === undefined) throw new RemitnetError('agent_not_found', leg.agentId);
+      if (a.status !== 'active') throw new RemitnetError('agent_suspended', a.id);
+      if (leg.linkId !== undefined && !g.activeLinks.has(leg.linkId)) {
+        throw new RemitnetError(
+          'no_route',
+          `the link into ${a.id} on the quoted route was switched off; ask for a new quote`,
+        );
+      }
+    }
+  }
+
   async agent(id: string): Promise<Agent> {
     const a = (await this.snapshot()).agents.get(id);
     if (a === undefined) throw new RemitnetError('agent_not_found', id);
@@ -696,9 +726,14 @@ export class NetworkService {
     now: number,
   ): Quote {
     const expectedMinutes = route.links.reduce((s, l) => s + l.expectedMinutes, 0);
-    const scores = route.agents.map(
-      (a) => (a.deliveredCount + 1) / (a.deliveredCount + a.failedCount + 1),
-    );
+    const scores = route.agents.map((a) => {
+      // Deliveries recorded since the snapshot loaded count at once (the snapshot reloads
+      // only on changes to agents and links, not on every payout).
+      const since = this.#deliveries.get(a.id);
+      const delivered = a.deliveredCount + (since?.delivered ?? 0);
+      const failed = a.failedCount + (since?.failed ?? 0);
+      return (delivered + 1) / (delivered + failed + 1);
+    });
     return {
       id: idToHex(newId()),
       fixed,

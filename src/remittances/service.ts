@@ -257,10 +257,7 @@ export class RemittanceService {
       );
     }
     this.#network.checkTravelRule(sender, quote.sendCurrency, quote.sendAmountMinor);
-    for (const leg of quote.legs) {
-      const a = await this.#network.agent(leg.agentId);
-      if (a.status !== 'active') throw new RemitnetError('agent_suspended', a.id);
-    }
+    await this.#network.checkRoute(quote.legs);
     const proofs = this.#network.corridorConfig(quote.corridor).proofs ?? ['code'];
     if (proofs.includes('codeword') && !nonEmpty(input.codeword)) {
       throw new RemitnetError('proof_missing', 'a codeword agreed with the family');
@@ -391,7 +388,7 @@ export class RemittanceService {
     if (now >= row.quoteExpiresAt_ms) throw new RemitnetError('quote_expired', row.quoteId);
     // Every agent on the route must still be active: the sender should not hand over cash
     // for a route that is already broken (a new quote finds another).
-    for (const leg of row.legs) await this.#activeAgent(leg.agentId);
+    await this.#network.checkRoute(row.legs);
     const payoutDeadline = now + this.#cfg.payoutWindow_ms;
     const reservationDeadline = payoutDeadline + this.#cfg.grace_ms;
     const timeout = timeoutFor(reservationDeadline, now);
@@ -456,7 +453,7 @@ export class RemittanceService {
     // Past the payout window nothing can be paid out, and the reservations (the funding
     // among them) expire in the ledger soon after: the sweeper refunds instead.
     if (now >= row.payoutDeadline_ms!) throw new RemitnetError('deadline_passed', 'payout');
-    await this.#activeAgent(leg.agentId);
+    await this.#network.checkRoute([leg]); // the agent, and the link that brings it the value
     const last = hop === row.legs.length - 1;
     const timeout = timeoutFor(row.reservationDeadline_ms!, now);
     const transfers = linked(legTransfers(id, row.attempt, leg, last, timeout));
