@@ -414,9 +414,16 @@ export async function migrateComponent(
   return runMigrations(
     {
       appliedVersions: async () => {
-        await client.execute(
-          'CREATE TABLE IF NOT EXISTS remitnet_component_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))',
-        );
+        try {
+          await client.execute(
+            'CREATE TABLE IF NOT EXISTS remitnet_component_migrations (component TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (component, version))',
+          );
+        } catch (error) {
+          // PostgreSQL: two processes creating it at once; one of them made it (23505 on
+          // its type, or 42P07): it exists, which is all this asks.
+          const code = (error as { code?: unknown }).code;
+          if (code !== '23505' && code !== '42P07') throw error;
+        }
         const rows = await client.query<{ version: bigint | number }>(
           'SELECT version FROM remitnet_component_migrations WHERE component = $1',
           [component],
@@ -430,7 +437,17 @@ export async function migrateComponent(
           if (tx.dialect === 'postgres') {
             await tx.execute('SET LOCAL statement_timeout = 0');
             await tx.execute('SET LOCAL lock_timeout = 0');
+            // Several processes may start on a fresh database at once: one migrates, the
+            // others wait here, then find the version recorded (as the ledger's migrations).
+            await tx.execute(
+              'LOCK TABLE remitnet_component_migrations IN SHARE ROW EXCLUSIVE MODE',
+            );
           }
+          const done = await tx.query(
+            'SELECT 1 AS one FROM remitnet_component_migrations WHERE component = $1 AND version = $2',
+            [component, m.version],
+          );
+          if (done.length > 0) return;
           for (const s of m.statements) await tx.execute(s);
           await tx.execute(
             'INSERT INTO remitnet_component_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, $4)',

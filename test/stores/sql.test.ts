@@ -130,3 +130,41 @@ describe.each(clients)('SqlClient on %s', (_name, open) => {
     expect(rows.map((r) => r.id)).toEqual(['outer']);
   });
 });
+
+describe.skipIf(!clients.some(([name]) => name === 'postgres'))(
+  'component migrations on PostgreSQL',
+  () => {
+    it('two processes migrating a fresh database at once: one applies, the other waits', async () => {
+      const name = `remitnet_sql_${Math.random().toString(36).slice(2, 10)}`;
+      const admin = new pg.Client({ connectionString: PG_ADMIN });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${name}`);
+      await admin.end();
+      dropDatabases.push(name);
+      const url = new URL(PG_ADMIN);
+      url.pathname = `/${name}`;
+      const [a, b] = [PostgresClient.open(url.toString()), PostgresClient.open(url.toString())];
+      opened.push(a, b);
+      const migrations = [
+        {
+          version: 1,
+          name: 'two tables',
+          statements: [
+            'CREATE TABLE one (id TEXT PRIMARY KEY)',
+            'CREATE TABLE two (id TEXT PRIMARY KEY)',
+          ],
+        },
+      ];
+      const reports = await Promise.all([
+        migrateComponent(a, 'race', migrations),
+        migrateComponent(b, 'race', migrations),
+      ]);
+      // Both finish without error; the version is recorded once.
+      expect(reports.length).toBe(2);
+      const rows = await a.query(
+        "SELECT version FROM remitnet_component_migrations WHERE component = 'race'",
+      );
+      expect(rows).toHaveLength(1);
+    });
+  },
+);

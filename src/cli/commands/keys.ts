@@ -54,7 +54,7 @@ Examples:
         const agentId = opts.agent?.toLowerCase() ?? null;
         if (agentId !== null && !(await agentExistsOf(runtime.remitnet)(agentId))) {
           throw new Error(
-            `no agent has the id ${agentId}; create it first (remitnet agents, or POST /v1/agents)`,
+            `no agent has the id ${agentId}; create it first (POST /v1/agents), then make its key`,
           );
         }
         return k.create({ role: opts.role as Role, agentId, label: opts.label });

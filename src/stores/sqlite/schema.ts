@@ -61,8 +61,9 @@ export const SQLITE_MIGRATIONS: readonly Migration[] = [
     statements: [
       // An expiry takes effect at its deadline without adding a row, so the highest row
       // timestamp alone cannot tell a later writer (another process, whose clock may lag)
-      // that time has passed it. floor_ts is the latest time an expiry sweep ran at: no
-      // batch is timestamped at or below it.
+      // that time has passed it. floor_ts is the latest time an expiry sweep ran at, or the
+      // last timestamp of a batch whose last event stored no row (a failed event's time is
+      // handed out too): no batch is timestamped at or below it.
       `CREATE TABLE ledger_clock (id INTEGER PRIMARY KEY CHECK (id = 1), floor_ts INTEGER NOT NULL)`,
       `INSERT INTO ledger_clock (id, floor_ts) VALUES (1, 0)`,
     ],
