@@ -170,9 +170,11 @@ describe('network review findings', () => {
     await new Promise((r) => setTimeout(r, 20));
     await one.network.setAgentStatus(via.id, 'suspended', OPERATOR, 'arrested'); // committed
     const later = other.network.quote(toRyanggang(o.id)); // begins after the commit
+    // Its own read may now finish first: expect its refusal before anything else is awaited.
+    const refused = expect(later).rejects.toMatchObject({ code: 'no_route' });
     release();
     await earlier;
-    await expect(later).rejects.toMatchObject({ code: 'no_route' });
+    await refused;
   });
 
   it('a link switched off after the quote stops funding on that route', async () => {
