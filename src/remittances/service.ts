@@ -672,6 +672,35 @@ export class RemittanceService {
     return { agentId, policy, outcomes, exposure: await this.exposure(agentId) };
   }
 
+  /**
+   * A suspension that came while this remittance had a step in progress could not act on
+   * it then (remittance_busy): once the step is done, apply it now, so an arrested origin's
+   * remittance is held and a suspended hop is rerouted or refunded by policy, instead of
+   * carrying on through them. A failure here is left to the next suspension or sweep; the
+   * step itself stands.
+   */
+  async #suspensionsMissed(row: RemittanceRow): Promise<void> {
+    if (row.state !== 'funded' && row.state !== 'ready') return;
+    const agents = (await this.#network.snapshot()).agents;
+    const inactive = row.legs.find((l) => {
+      const a = agents.get(l.agentId);
+      return a !== undefined && a.status !== 'active';
+    })?.agentId;
+    if (inactive === undefined) return;
+    try {
+      await this.#applySuspension(
+        row,
+        inactive,
+        this.#cfg.suspensionPolicy,
+        SYSTEM,
+        'suspended while a step of this remittance was in progress',
+      );
+    } catch {
+      // Busy again, or the ledger refused: the step stands; the suspension is retried by
+      // the next suspension call or the sweeper.
+    }
+  }
+
   async #applySuspension(
     r0: RemittanceRow,
     agentId: string,
@@ -1254,6 +1283,7 @@ export class RemittanceService {
         updatedAt_ms: this.#clock(),
       };
       await this.#write(row, next, intent.events, intent.effects, intent.newAgents, onOutcome);
+      await this.#suspensionsMissed(next);
       return next;
     }
     const base = patched(row, intent.revert);
