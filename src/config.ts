@@ -29,7 +29,15 @@ export interface Config {
   readonly fsyncDeadline_ms: number;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** pino's levels, and silent. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(raw: NodeJS.ProcessEnv = process.env): Config {
+  // A variable set to nothing (`HOST=`) means unset, as for DATABASE_URL: an empty HOST
+  // would listen on every interface, an empty PORT on a random port, an empty REMITNET_DB
+  // on the working directory.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(raw)) if (v !== undefined && v.trim() !== '') env[k] = v;
   const sync = (env.REMITNET_SQLITE_SYNCHRONOUS ?? 'FULL').toUpperCase();
   if (sync !== 'FULL' && sync !== 'NORMAL' && sync !== 'EXTRA') {
     throw new Error(`REMITNET_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA, not ${sync}`);
@@ -37,6 +45,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = Number(env.PORT ?? '8080');
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new Error(`PORT must be a port number, not ${env.PORT}`);
+  }
+  const logLevel = env.LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${logLevel}`);
   }
   const fsyncDeadline_ms = Number(env.REMITNET_FSYNC_DEADLINE_MS ?? '30000');
   if (!Number.isInteger(fsyncDeadline_ms) || fsyncDeadline_ms < 100) {
@@ -50,7 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sqliteSynchronous: sync,
     host: env.HOST ?? '127.0.0.1',
     port,
-    logLevel: env.LOG_LEVEL ?? 'info',
+    logLevel,
     secretFile:
       env.REMITNET_SECRET_FILE === undefined || env.REMITNET_SECRET_FILE === ''
         ? undefined

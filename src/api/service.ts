@@ -68,9 +68,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       const demo = await loadDemo(runtime.remitnet);
       demoSummary = `${demo.loaded ? 'loaded' : 'already present'}: ${demo.agents} agents, ${demo.links} links, ${demo.remittances.length} remittances`;
     }
-    if (options.demo === true && (await keys.countActive('operator')) === 0) {
-      operatorKey = (await keys.create({ role: 'operator', label: 'created by serve --demo' })).key;
-    }
     const server = await serve(runtime, {
       host: options.host ?? config.host,
       port: options.port ?? config.port,
@@ -80,6 +77,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       agentExists: agentExistsOf(runtime.remitnet),
       handleSignals: options.handleSignals ?? false,
     });
+    // Only once the server listens: a start that fails (the port taken) must not leave an
+    // operator key behind that nobody was shown.
+    if (options.demo === true && (await keys.countActive('operator')) === 0) {
+      operatorKey = (await keys.create({ role: 'operator', label: 'created by serve --demo' })).key;
+    }
     return { server, operatorKey, demoSummary };
   } catch (error) {
     await runtime.close();

@@ -26,6 +26,13 @@ registerLedgerDemo(program);
 registerMigrate(program);
 registerSecret(program);
 
+// A reader that stops early (`remitnet export | head`) closes the pipe: that is the end of
+// the output, not a crash with a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

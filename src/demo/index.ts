@@ -31,12 +31,33 @@ function pct(currency: CurrencyCode, percent: string, corridor = '*'): Commissio
   return { corridor, currency, percent, fixedMinor: 0n, minimumMinor: 0n };
 }
 
-/** Loads the demo into an empty database; idempotent (a second call loads nothing). */
+/** What a complete demo load makes (a test checks these against a fresh load). */
+export const DEMO_AGENTS = 9;
+export const DEMO_LINKS = 10;
+export const DEMO_REMITTANCES = 7;
+
+/**
+ * Loads the demo into an empty database; idempotent (a second call loads nothing). A load
+ * found cut short is refused with what to do.
+ */
 export async function loadDemo(rn: Remitnet): Promise<DemoSummary> {
   const existing = await rn.network.listAgents({ limit: 1 });
   if (existing.items.length > 0) {
     const all = await rn.remittances.list({ limit: 500 });
     const agents = await rn.network.listAgents({ limit: 500 });
+    const links = (await rn.network.listLinks()).length;
+    const demoAgents = agents.items.filter((a) => a.contact.address.startsWith('demo:')).length;
+    const demoRemittances = all.items.filter((r) => r.idempotencyKey?.startsWith('demo-')).length;
+    if (
+      demoAgents > 0 &&
+      (demoAgents < DEMO_AGENTS || links < DEMO_LINKS || demoRemittances < DEMO_REMITTANCES)
+    ) {
+      // A load that was cut short (Ctrl-C during the first start): it cannot be resumed
+      // (the payout codes of its remittances were shown only to the process that died).
+      throw new Error(
+        `the demo network was only partly loaded (${demoAgents} of ${DEMO_AGENTS} agents, ${links} of ${DEMO_LINKS} links, ${demoRemittances} of ${DEMO_REMITTANCES} remittances): an earlier start was interrupted; remove the database file (REMITNET_DB) and start again`,
+      );
+    }
     return {
       loaded: false,
       agents: agents.items.length,

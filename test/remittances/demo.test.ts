@@ -1,6 +1,6 @@
 /** The demo loads into a fresh database, its remittances reach their states, and a second load changes nothing. */
 import { afterEach, expect, it } from 'vitest';
-import { loadDemo } from '../../src/demo/index.ts';
+import { DEMO_AGENTS, DEMO_LINKS, DEMO_REMITTANCES, loadDemo } from '../../src/demo/index.ts';
 import { makeWorld, type World } from './support.ts';
 
 let world: World | undefined;
@@ -38,5 +38,11 @@ it('loads both corridors with remittances in various states, idempotently', asyn
   expect(bp).toBeLessThan(600n);
   const second = await loadDemo(world.rn);
   expect(second.loaded).toBe(false);
+  // A complete load is what a cut-short one is measured against.
+  expect([second.agents, second.links, second.remittances.length]).toEqual([
+    DEMO_AGENTS,
+    DEMO_LINKS,
+    DEMO_REMITTANCES,
+  ]);
   expect(second.remittances).toHaveLength(7);
 });

@@ -3,7 +3,7 @@
  * talk to a running server over HTTP (--url/--key or REMITNET_URL/REMITNET_KEY), so they
  * pass the same access control, idempotency and validation as any client (docs/cli.md).
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, openSync } from 'node:fs';
 import type { Command } from 'commander';
 import { clientFor, clientOptions } from '../http.ts';
 import { outputFor, table } from '../output.ts';
@@ -279,7 +279,20 @@ The cost column is fees plus FX margin as a percentage, measured as the World Ba
     ) => {
       const out = outputFor(cmd);
       const api = clientFor(cmd);
-      const sink = opts.out === undefined ? process.stdout : createWriteStream(opts.out);
+      // Open the file before asking the server anything: a path that cannot be written is
+      // one clear error, not an unhandled stream error later.
+      let sink: NodeJS.WritableStream = process.stdout;
+      if (opts.out !== undefined) {
+        let fd: number;
+        try {
+          fd = openSync(opts.out, 'w');
+        } catch (error) {
+          throw new Error(`cannot write ${opts.out}: ${(error as Error).message}`);
+        }
+        const file = createWriteStream(opts.out, { fd });
+        file.on('error', () => undefined); // reported by the end() below, once
+        sink = file;
+      }
       const write = (cells: readonly string[]) => sink.write(cells.map(csvCell).join(',') + '\n');
       let path: string;
       let header: string[];
@@ -362,7 +375,12 @@ The cost column is fees plus FX margin as a percentage, measured as the World Ba
       }
       progress.done();
       if (sink !== process.stdout) {
-        await new Promise<void>((r) => (sink as NodeJS.WritableStream).end(() => r()));
+        await new Promise<void>((resolve, reject) => {
+          (sink as import('node:fs').WriteStream).once('error', (e) =>
+            reject(new Error(`cannot write ${opts.out}: ${e.message}`)),
+          );
+          sink.end(() => resolve());
+        });
       }
       out.note(`${rows} rows${opts.out === undefined ? '' : ` written to ${opts.out}`}`);
     },

@@ -4,7 +4,7 @@
  * with one command (`npm start`).
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../../config.ts';
+import { LOG_LEVELS, loadConfig } from '../../config.ts';
 import { startService } from '../../api/service.ts';
 import { outputFor } from '../output.ts';
 
@@ -40,8 +40,16 @@ Examples:
         const out = outputFor(cmd);
         const config = loadConfig();
         const port = opts.port === undefined ? undefined : Number(opts.port);
-        if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+        if (
+          port !== undefined &&
+          (opts.port!.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535)
+        ) {
           throw new Error(`--port must be a port number, not ${opts.port}`);
+        }
+        if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel)) {
+          throw new Error(
+            `--log-level must be one of ${LOG_LEVELS.join(', ')}, not ${opts.logLevel}`,
+          );
         }
         const service = await startService({
           config,
@@ -61,7 +69,9 @@ Examples:
           demo: service.demoSummary,
         };
         if (out.json) {
-          out.result(banner, () => '');
+          // One line on stderr: stdout carries the server's JSON log lines, and the key
+          // shown once must not go to wherever the logs are collected.
+          process.stderr.write(JSON.stringify(banner) + '\n');
         } else {
           const lines = [
             '',
