@@ -57,7 +57,16 @@ export class ApiClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? String(error);
+      // fetch says only "fetch failed": the reason is in its cause (an AggregateError when
+      // a name resolves to several addresses, each refused).
+      const c = (
+        error as { cause?: { code?: string; message?: string; errors?: { code?: string }[] } }
+      ).cause;
+      const cause =
+        c?.code ??
+        c?.errors?.find((e) => e.code !== undefined)?.code ??
+        c?.message ??
+        String(error);
       throw new Error(
         `cannot reach remitnet at ${this.baseUrl} (${cause}); start it with \`remitnet serve\` or set --url/REMITNET_URL`,
       );

@@ -12,7 +12,7 @@ export function registerLedgerDemo(program: Command): void {
   program
     .command('ledger-demo')
     .description(
-      'book a reservation, a post and a void on the configured database, and show balances',
+      'book a reservation and post part of it (the rest is released) on the configured database, and show balances',
     )
     .action(async () => {
       const config = loadConfig();
