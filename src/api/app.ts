@@ -230,7 +230,7 @@ export async function buildApp(
   app.addHook('onRequest', async (request, reply) => {
     request.startedAt_ns = process.hrtime.bigint();
     reply.header('x-request-id', request.id);
-    if (!ctx.ready && request.url !== '/healthz') {
+    if (!ctx.ready && request.url.split('?')[0] !== '/healthz') {
       // Shutting down: requests already running finish; new ones are turned away, and the
       // connection is closed so the client's next request goes elsewhere.
       reply.header('connection', 'close');

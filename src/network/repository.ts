@@ -191,9 +191,6 @@ export class NetworkRepository {
   }
 
   /** Inside a remittance's transaction: counts toward the agents' delivery record. */
-  /** Told of every delivery recorded through this repository (NetworkService counts them). */
-  onDeliveries: ((agentIds: readonly string[], delivered: boolean) => void) | undefined;
-
   async recordDeliveries(
     tx: SqlClient,
     agentIds: readonly string[],
@@ -205,7 +202,6 @@ export class NetworkRepository {
       `UPDATE network_agents SET ${column} = ${column} + 1 WHERE id IN (${agentIds.map((_, i) => `$${i + 1}`).join(', ')})`,
       agentIds,
     );
-    this.onDeliveries?.(agentIds, delivered);
   }
 
   async insertLink(l: Link): Promise<void> {

@@ -107,14 +107,7 @@ export class NetworkService {
 
   constructor(deps: NetworkDeps) {
     this.repo = new NetworkRepository(deps.sql);
-    this.repo.onDeliveries = (ids, delivered) => {
-      for (const id of ids) {
-        const d = this.#deliveries.get(id) ?? { delivered: 0, failed: 0 };
-        if (delivered) d.delivered++;
-        else d.failed++;
-        this.#deliveries.set(id, d);
-      }
-    };
+
     this.#ledger = deps.ledger;
     this.#clock = deps.clock;
     const c = deps.config;
@@ -545,6 +538,20 @@ export class NetworkService {
       setImmediate(start);
     }
     return this.#versionReading;
+  }
+
+  /**
+   * Counts delivery outcomes that were just committed (repo.recordDeliveries, in a step's
+   * transaction) toward the next quotes' delivery scores: call it after the commit, so a
+   * rolled-back or rerun transaction counts nothing twice.
+   */
+  noteDeliveries(agentIds: readonly string[], delivered: boolean): void {
+    for (const id of agentIds) {
+      const d = this.#deliveries.get(id) ?? { delivered: 0, failed: 0 };
+      if (delivered) d.delivered++;
+      else d.failed++;
+      this.#deliveries.set(id, d);
+    }
   }
 
   /** Drops the snapshot; the next use reloads it. */

@@ -140,6 +140,11 @@ export class RemittanceService {
    * step whose intent names a request to answer (StepIntent.answerTo).
    */
   answerRecorder: AnswerRecorder | undefined;
+  /** Suspensions that met a remittance mid-step, by remittance: applied when it finishes. */
+  readonly #missedSuspensions = new Map<
+    string,
+    { agentId: string; policy: SuspensionPolicy; actor: Actor; reason: string }
+  >();
   readonly #ledger: Ledger;
   readonly #network: NetworkService;
   readonly #clock: () => number;
@@ -666,6 +671,10 @@ export class RemittanceService {
           reason: done.state,
         });
       } catch (error) {
+        if (error instanceof RemitnetError && error.code === 'remittance_busy') {
+          // Applied when the step in progress finishes (#suspensionsMissed), with this policy.
+          this.#missedSuspensions.set(r.id, { agentId, policy, actor, reason });
+        }
         outcomes.push({ remittanceId: r.id, outcome: 'failed', reason: (error as Error).message });
       }
     }
@@ -680,21 +689,32 @@ export class RemittanceService {
    * step itself stands.
    */
   async #suspensionsMissed(row: RemittanceRow): Promise<void> {
-    if (row.state !== 'funded' && row.state !== 'ready') return;
-    const agents = (await this.#network.snapshot()).agents;
-    const inactive = row.legs.find((l) => {
-      const a = agents.get(l.agentId);
-      return a !== undefined && a.status !== 'active';
-    })?.agentId;
-    if (inactive === undefined) return;
+    if (row.state !== 'funded' && row.state !== 'ready') {
+      this.#missedSuspensions.delete(row.id);
+      return;
+    }
     try {
+      const agents = (await this.#network.snapshot()).agents;
+      const inactive = row.legs.find((l) => {
+        const a = agents.get(l.agentId);
+        return a !== undefined && a.status !== 'active';
+      })?.agentId;
+      if (inactive === undefined) {
+        this.#missedSuspensions.delete(row.id); // reinstated meanwhile: nothing owed
+        return;
+      }
+      // The policy the operator chose when the suspension met this remittance busy, if this
+      // process saw it; else the configured one (another process suspended, or a restart).
+      const missed = this.#missedSuspensions.get(row.id);
+      const chosen = missed?.agentId === inactive ? missed : undefined;
       await this.#applySuspension(
         row,
         inactive,
-        this.#cfg.suspensionPolicy,
-        SYSTEM,
-        'suspended while a step of this remittance was in progress',
+        chosen?.policy ?? this.#cfg.suspensionPolicy,
+        chosen?.actor ?? SYSTEM,
+        chosen?.reason ?? 'suspended while a step of this remittance was in progress',
       );
+      this.#missedSuspensions.delete(row.id);
     } catch {
       // Busy again, or the ledger refused: the step stands; the suspension is retried by
       // the next suspension call or the sweeper.
@@ -1342,6 +1362,10 @@ export class RemittanceService {
           };
     const ok = await this.repo.update(next, row.version, events, also, newAgents);
     if (!ok) throw new RemitnetError('version_conflict', row.id);
+    // Committed: only now do the delivery outcomes count toward quotes (see noteDeliveries).
+    if ((effects?.delivered ?? []).length > 0)
+      this.#network.noteDeliveries(effects!.delivered!, true);
+    if ((effects?.failed ?? []).length > 0) this.#network.noteDeliveries(effects!.failed!, false);
   }
 
   #next(row: RemittanceRow, patch: Partial<RemittanceRow>): RemittanceRow {
