@@ -17,7 +17,7 @@
  *    deadline counts it, and changes once a later sweep releases it as of that deadline.
  *
  * The defects of one store run on that store only; the same scenarios on PostgreSQL passed
- * already (controls, run with REVIEW_CONTROLS=1).
+ * already (controls, which now run always).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,10 +48,9 @@ const factories = await storeMatrix();
 
 /**
  * The same scenarios on PostgreSQL, which passed them before the fixes (the SQLite-only
- * defects below): run with REVIEW_CONTROLS=1 to see the stores agree. Skipped by default, so
- * that every test this file runs failed on the code under review for the reason it states.
+ * defects below): now that both stores pass, they run always, so the stores keep agreeing.
  */
-const controls = it.runIf(process.env.REVIEW_CONTROLS === '1');
+const controls = it;
 
 const transfer = (
   id: bigint,
