@@ -685,8 +685,10 @@ export class RemittanceService {
    * A suspension that came while this remittance had a step in progress could not act on
    * it then (remittance_busy): once the step is done, apply it now, so an arrested origin's
    * remittance is held and a suspended hop is rerouted or refunded by policy, instead of
-   * carrying on through them. A failure here is left to the next suspension or sweep; the
-   * step itself stands.
+   * carrying on through them. The step itself stands whatever happens here; if this fails
+   * (busy again, the ledger refused), the next suspendAgent call applies it, and otherwise
+   * the remittance's own deadlines move it on (a hop that times out is rerouted around
+   * inactive agents, or refunded).
    */
   async #suspensionsMissed(row: RemittanceRow): Promise<void> {
     if (row.state !== 'funded' && row.state !== 'ready') {
@@ -716,8 +718,7 @@ export class RemittanceService {
       );
       this.#missedSuspensions.delete(row.id);
     } catch {
-      // Busy again, or the ledger refused: the step stands; the suspension is retried by
-      // the next suspension call or the sweeper.
+      // Busy again, or the ledger refused: see above.
     }
   }
 
