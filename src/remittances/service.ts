@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import {
   idToHex,
   isApplied,
+  LedgerError,
   newId,
   type CreateTransferResult,
   type Ledger,
@@ -717,8 +718,10 @@ export class RemittanceService {
         chosen?.reason ?? 'suspended while a step of this remittance was in progress',
       );
       this.#missedSuspensions.delete(row.id);
-    } catch {
-      // Busy again, or the ledger refused: see above.
+    } catch (error) {
+      // Busy again, a version conflict, the ledger refused, the store unavailable: see
+      // above. Anything else is a defect and is not hidden.
+      if (!(error instanceof RemitnetError) && !(error instanceof LedgerError)) throw error;
     }
   }
 

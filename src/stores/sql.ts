@@ -19,7 +19,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { runMigrations, type Migration, type MigrationReport } from './migrate.ts';
 import { LedgerError } from '../ledger/results.ts';
-import { deadlineOptions, sessionOptions } from './postgres/postgres-store.ts';
+import { deadlineOptions, isConnectionLoss, sessionOptions } from './postgres/postgres-store.ts';
 import type { WalSync } from './wal-sync.ts';
 
 export type SqlValue = string | bigint | number | boolean | null | Buffer;
@@ -356,19 +356,17 @@ export class PostgresClient implements SqlClient {
 
 const ignoreError = (): void => undefined;
 
-/** SQLSTATEs of a call the database gave up on, not a refusal of its content. */
+/**
+ * SQLSTATEs of a call the database gave up on, not a refusal of its content (a lost
+ * connection is recognised as the ledger store does it, isConnectionLoss).
+ */
 const UNAVAILABLE_CODES = new Set([
   '57014', // query_canceled: statement_timeout
   '55P03', // lock_not_available: lock_timeout
   '40001', // serialization_failure, still after every retry
   '40P01', // deadlock_detected, still after every retry
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now
   '53300', // too_many_connections
 ]);
-const LOST_CONNECTION =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|ECONNREFUSED|ECONNRESET|EPIPE|Client has encountered a connection error/i;
 
 /**
  * A domain call PostgreSQL could not carry out for reasons of its own (a deadline, a lost
@@ -379,12 +377,12 @@ const LOST_CONNECTION =
 function unavailable(error: unknown): LedgerError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
-  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) {
+  if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) {
     return new LedgerError('store_unavailable', `PostgreSQL (${code}): ${message}`, {
       cause: error,
     });
   }
-  if (LOST_CONNECTION.test(message)) {
+  if (isConnectionLoss(error)) {
     return new LedgerError('store_unavailable', `PostgreSQL: ${message}`, { cause: error });
   }
   return undefined;
