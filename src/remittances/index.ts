@@ -15,5 +15,6 @@ export { RemittanceService, type OutcomeHook, type RemittanceDeps } from './serv
 export { TRANSITIONS, TERMINAL, IN_FLIGHT, assertTransition } from './state-machine.ts';
 export { newPayoutCode, normalizePayoutCode } from './payout-code.ts';
 export { REMITTANCE_MIGRATIONS } from './schema.ts';
+export { involves } from './row.ts';
 export { RemitnetError, REMITNET_ERRORS, isRemitnetError } from '../network/errors.ts';
 export type { ErrorKind, RemitnetErrorCode } from '../network/errors.ts';

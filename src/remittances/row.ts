@@ -86,3 +86,17 @@ export function toPublic(r: RemittanceRow): Remittance {
   } = r;
   return pub;
 }
+
+/**
+ * Whether an agent is, or was, on the remittance's route: what an agent's API key may see
+ * (any other remittance is answered as one that does not exist).
+ */
+export function involves(r: Remittance, agentId: string): boolean {
+  return (
+    r.originAgentId === agentId ||
+    r.payoutAgentId === agentId ||
+    r.heldAgentId === agentId ||
+    r.legs.some((l) => l.agentId === agentId) ||
+    r.excludedAgentIds.includes(agentId)
+  );
+}

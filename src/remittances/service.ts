@@ -52,6 +52,7 @@ import {
 } from './payout-code.ts';
 import { RemittanceRepository, type EventDraft } from './repository.ts';
 import {
+  involves,
   toPublic,
   type RemittanceRow,
   type RowPatch,
@@ -385,9 +386,18 @@ export class RemittanceService {
 
   // ---- funding and hops ---------------------------------------------------------------
 
-  /** The origin agent took the sender's cash: the amount sent is reserved on the ledger. */
-  async fund(id: string, actor: Actor, onOutcome?: OutcomeHook): Promise<Remittance> {
-    const row = await this.#steadyRow(id);
+  /**
+   * The origin agent took the sender's cash: the amount sent is reserved on the ledger.
+   * `visibleTo`, here and in accept and payout: answer remittance_not_found unless the
+   * remittance involves that agent (an agent's API key; see #steadyRow).
+   */
+  async fund(
+    id: string,
+    actor: Actor,
+    onOutcome?: OutcomeHook,
+    visibleTo?: string,
+  ): Promise<Remittance> {
+    const row = await this.#steadyRow(id, visibleTo);
     requireActor(actor, ['operator', 'agent'], row.originAgentId);
     assertTransition('funded', row.state);
     const now = this.#clock();
@@ -448,8 +458,13 @@ export class RemittanceService {
    * The awaited hop's agent accepts: it reserves its obligation (and, for the payout agent,
    * the payout, if its reported cash covers it).
    */
-  async accept(id: string, actor: Actor, onOutcome?: OutcomeHook): Promise<Remittance> {
-    const row = await this.#steadyRow(id);
+  async accept(
+    id: string,
+    actor: Actor,
+    onOutcome?: OutcomeHook,
+    visibleTo?: string,
+  ): Promise<Remittance> {
+    const row = await this.#steadyRow(id, visibleTo);
     assertTransition('hop_accepted', row.state);
     const hop = row.awaitingHop!;
     const leg = row.legs[hop]!;
@@ -521,8 +536,9 @@ export class RemittanceService {
     input: PayoutInput,
     actor: Actor,
     onOutcome?: OutcomeHook,
+    visibleTo?: string,
   ): Promise<Remittance> {
-    const row = await this.#steadyRow(id);
+    const row = await this.#steadyRow(id, visibleTo);
     assertTransition('paid', row.state);
     requireActor(actor, ['operator', 'agent'], row.payoutAgentId);
     const now = this.#clock();
@@ -1380,10 +1396,16 @@ export class RemittanceService {
    * The row for a new step: refused with remittance_busy while an earlier step is in
    * progress (its intent written, its outcome not yet), so a caller, often the retry of
    * the request that started that step, is told to come back rather than, from the
-   * in-between state, that its step is not allowed.
+   * in-between state, that its step is not allowed. `visibleTo` (an agent's API key asks):
+   * a remittance whose route never included that agent is remittance_not_found, checked on
+   * this same read, before anything else is said about it (see involves).
    */
-  async #steadyRow(id: string): Promise<RemittanceRow> {
+  async #steadyRow(id: string, visibleTo?: string): Promise<RemittanceRow> {
     const row = await this.#row(id);
+    if (visibleTo !== undefined && !involves(row, visibleTo)) {
+      // Exactly what an id that does not exist gets: ids are guessable (time-ordered).
+      throw new RemitnetError('remittance_not_found', id);
+    }
     if (row.pendingStep !== undefined || row.intent !== undefined) {
       throw new RemitnetError('remittance_busy', row.pendingStep);
     }

@@ -133,6 +133,41 @@ describe('a two-hop remittance over HTTP', () => {
     expect(theirs.json().items).toHaveLength(0);
   });
 
+  it('answers an agent off the route 404 at every step, as for an id that does not exist', async () => {
+    // fund, accept and payout check visibility on the row the step reads (no read of the
+    // route's own): the answer must not tell such an id from one that does not exist.
+    const { id, code } = await newRemittance();
+    const missing = id.slice(0, -4) + (id.endsWith('0000') ? '1111' : '0000');
+    const steps = [
+      ['fund', undefined],
+      ['accept', undefined],
+      ['payout', { code }],
+    ] as const;
+    const probe = async () => {
+      for (const [step, body] of steps) {
+        const theirs = await t.call('agentA', 'POST', `/v1/remittances/${id}/${step}`, body);
+        const none = await t.call('agentA', 'POST', `/v1/remittances/${missing}/${step}`, body);
+        expect(theirs.statusCode, theirs.body).toBe(404);
+        expect(theirs.json().code).toBe('remittance_not_found');
+        expect(none.statusCode).toBe(404);
+        expect(none.json().code).toBe('remittance_not_found');
+        expect(Object.keys(theirs.json()).sort()).toEqual(Object.keys(none.json()).sort());
+      }
+    };
+    await probe(); // created
+    // An id in upper case names the same remittance (the route lowercases it).
+    const fund = await t.as(t.agentKeys.origin, 'POST', `/v1/remittances/${id.toUpperCase()}/fund`);
+    expect(fund.statusCode, fund.body).toBe(200);
+    await probe(); // funded
+    for (const who of [t.agentKeys.intermediary, t.agentKeys.payout]) {
+      expect((await t.as(who, 'POST', `/v1/remittances/${id}/accept`)).statusCode).toBe(200);
+    }
+    await probe(); // ready
+    const paid = await t.as(t.agentKeys.payout, 'POST', `/v1/remittances/${id}/payout`, { code });
+    expect(paid.statusCode, paid.body).toBe(200);
+    expect(paid.json().state).toBe('completed');
+  });
+
   it('lets an agent read its own ledger accounts through the statement owner map', async () => {
     const me = await t.as(t.agentKeys.payout, 'GET', `/v1/agents/${t.corridor.payout}/exposure`);
     expect(me.statusCode, me.body).toBe(200);

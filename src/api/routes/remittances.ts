@@ -17,7 +17,9 @@ import type {
   Remitnet,
   RemittanceState,
 } from '../../remittances/index.ts';
-import { RemitnetError } from '../../remittances/index.ts';
+import { involves, RemitnetError } from '../../remittances/index.ts';
+
+export { involves };
 import type { ApiContext } from '../app.ts';
 import { ApiError } from '../problem.ts';
 import {
@@ -54,17 +56,6 @@ const STATES: readonly RemittanceState[] = [
   'held',
   'written_off',
 ];
-
-/** Whether an agent is, or was, on the remittance's route. */
-export function involves(r: Remittance, agentId: string): boolean {
-  return (
-    r.originAgentId === agentId ||
-    r.payoutAgentId === agentId ||
-    r.heldAgentId === agentId ||
-    r.legs.some((l) => l.agentId === agentId) ||
-    r.excludedAgentIds.includes(agentId)
-  );
-}
 
 const Params = Type.Object({ id: Id });
 
@@ -242,7 +233,19 @@ export function registerRemittanceRoutes(
     summary: string,
     access: readonly ('operator' | 'agent' | 'auditor')[],
     body: ReturnType<typeof Body> | undefined,
-    run: (id: string, request: FastifyRequest, onOutcome?: OutcomeHook) => Promise<Remittance>,
+    run: (
+      id: string,
+      request: FastifyRequest,
+      onOutcome?: OutcomeHook,
+      visibleTo?: string,
+    ) => Promise<Remittance>,
+    /**
+     * The service checks what the key may see (visibleTo) on the row its step reads, which
+     * saves this route a read of its own; else visible() checks it first. Only for steps
+     * whose first act is that read (fund, accept, payout): the others check their input
+     * first, and an agent off the route must be told 404 before anything else.
+     */
+    serviceChecksVisibility = false,
   ) =>
     defineRoute<IdParams>(app, {
       method: 'POST',
@@ -257,12 +260,19 @@ export function registerRemittanceRoutes(
         response: { 200: RemittanceWire, ...ProblemResponses },
       },
       handler: async (request, reply) => {
-        const r = await visible(request, request.params.id);
+        let id: string;
+        let visibleTo: string | undefined;
+        if (serviceChecksVisibility) {
+          id = request.params.id.toLowerCase();
+          visibleTo = agentScope(request) ?? undefined;
+        } else {
+          id = (await visible(request, request.params.id)).id;
+        }
         return answerRecorded(
           request,
           reply,
           200,
-          (onOutcome) => run(r.id, request, onOutcome),
+          (onOutcome) => run(id, request, onOutcome, visibleTo),
           remittanceToWire,
         );
       },
@@ -273,14 +283,18 @@ export function registerRemittanceRoutes(
     "The origin agent took the sender's cash: reserve the amount on the ledger",
     ACTORS,
     undefined,
-    (id, request, onOutcome) => remittances.fund(id, actorOf(request), onOutcome),
+    (id, request, onOutcome, visibleTo) =>
+      remittances.fund(id, actorOf(request), onOutcome, visibleTo),
+    true,
   );
   Transition(
     '/v1/remittances/:id/accept',
     'The awaited agent accepts its hop (the payout agent: only with enough cash on hand)',
     ACTORS,
     undefined,
-    (id, request, onOutcome) => remittances.accept(id, actorOf(request), onOutcome),
+    (id, request, onOutcome, visibleTo) =>
+      remittances.accept(id, actorOf(request), onOutcome, visibleTo),
+    true,
   );
   const ReasonBody = Body({ reason: Reason });
   Transition(
@@ -301,7 +315,7 @@ export function registerRemittanceRoutes(
     "The payout agent checked the recipient's proofs and paid: every reservation posts",
     ACTORS,
     PayoutBody,
-    (id, request, onOutcome) => {
+    (id, request, onOutcome, visibleTo) => {
       const b = request.body as Static<typeof PayoutBody>;
       return remittances.payout(
         id,
@@ -312,8 +326,10 @@ export function registerRemittanceRoutes(
         },
         actorOf(request),
         onOutcome,
+        visibleTo,
       );
     },
+    true,
   );
   Transition(
     '/v1/remittances/:id/cancel',
