@@ -7,10 +7,11 @@
  * agent id: sees and acts only on its own things), auditor (reads everything, changes
  * nothing).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { newId, idToHex } from '../ledger/ids.ts';
 import { migrateComponent, type SqlClient } from '../stores/sql.ts';
 import type { Migration, MigrationReport } from '../stores/migrate.ts';
+import { sha256Hex } from '../network/sha256.ts';
 
 export const ROLES = ['operator', 'agent', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -114,7 +115,7 @@ export async function migrateApi(sql: SqlClient): Promise<MigrationReport> {
 }
 
 export function hashKey(key: string): string {
-  return createHash('sha256').update(key).digest('hex');
+  return sha256Hex(key);
 }
 
 interface KeyRow {

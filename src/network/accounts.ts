@@ -7,9 +7,9 @@
  * Never: a balance decision; the ledger decides (the exposure cap is its
  * debitsMustNotExceedCredits flag on each agent position).
  */
-import { createHash } from 'node:crypto';
 import { AccountFlags, U128_MAX, type AccountInput } from '../ledger/index.ts';
 import { currency, type CurrencyCode } from '../money/index.ts';
+import { sha256Hex } from './sha256.ts';
 
 export const AccountCode = {
   /**
@@ -46,9 +46,30 @@ export const TransferCode = {
 
 /** A 128-bit id from a name: SHA-256, top 128 bits, never 0 nor 2^128-1. */
 export function derivedId(...parts: readonly string[]): bigint {
-  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
-  let id = BigInt('0x' + h);
-  if (id === 0n || id === U128_MAX) id = 1n;
+  return idOf(parts.join('\u0000'));
+}
+
+function idOf(name: string): bigint {
+  const id = BigInt('0x' + sha256Hex(name).slice(0, 32));
+  return id === 0n || id === U128_MAX ? 1n : id;
+}
+
+/**
+ * Account ids, remembered: a step derives the same few (each agent's position and
+ * commission, each currency's in-flight account) over and over, and an id is a pure
+ * function of its name, so a remembered one can never be stale. Bounded: emptied when full.
+ */
+const accountIds = new Map<string, bigint>();
+const ACCOUNT_IDS_MAX = 10_000;
+
+function accountId(...parts: readonly string[]): bigint {
+  const name = parts.join('\u0000');
+  let id = accountIds.get(name);
+  if (id === undefined) {
+    id = idOf(name);
+    if (accountIds.size >= ACCOUNT_IDS_MAX) accountIds.clear();
+    accountIds.set(name, id);
+  }
   return id;
 }
 
@@ -57,19 +78,19 @@ export function ledgerOf(code: CurrencyCode): number {
 }
 
 export function positionId(agentId: string, code: CurrencyCode): bigint {
-  return derivedId('acct', 'position', agentId, code);
+  return accountId('acct', 'position', agentId, code);
 }
 export function commissionId(agentId: string, code: CurrencyCode): bigint {
-  return derivedId('acct', 'commission', agentId, code);
+  return accountId('acct', 'commission', agentId, code);
 }
 export function inFlightId(code: CurrencyCode): bigint {
-  return derivedId('acct', 'in_flight', code);
+  return accountId('acct', 'in_flight', code);
 }
 export function creditLineId(agentId: string, code: CurrencyCode): bigint {
-  return derivedId('acct', 'credit_line', agentId, code);
+  return accountId('acct', 'credit_line', agentId, code);
 }
 export function writeOffId(code: CurrencyCode): bigint {
-  return derivedId('acct', 'write_off', code);
+  return accountId('acct', 'write_off', code);
 }
 
 /** The network-wide accounts of one currency. */
