@@ -25,7 +25,7 @@ import { divide, type CurrencyCode } from '../money/index.ts';
 import { RemitnetError } from '../network/errors.ts';
 import { decodeCursor, page, pageLimit, type NetworkService } from '../network/service.ts';
 import { derivedId, ledgerOf, positionId, TransferCode, writeOffId } from '../network/accounts.ts';
-import type { Actor, Page, QuoteLeg } from '../network/types.ts';
+import type { Actor, Page, Quote, QuoteLeg } from '../network/types.ts';
 import type { SqlClient } from '../stores/sql.ts';
 import { migrateComponent } from '../stores/sql.ts';
 import {
@@ -232,6 +232,14 @@ export class RemittanceService {
     actor: Actor,
     onCreated?: (tx: SqlClient, result: CreateRemittanceResult) => Promise<void>,
   ): Promise<CreateRemittanceResult> {
+    // Read once: a quote never changes (it may only be purged, a day after it expired).
+    let quoted: Quote | undefined;
+    if (input.quoteOf !== undefined) {
+      quoted = await this.#network.getQuote(input.quoteId);
+      if (quoted.originAgentId !== input.quoteOf) {
+        throw new RemitnetError('quote_not_found', input.quoteId);
+      }
+    }
     if (
       typeof input.idempotencyKey !== 'string' ||
       input.idempotencyKey === '' ||
@@ -246,7 +254,7 @@ export class RemittanceService {
     if (earlier !== undefined) return this.#replay(earlier, requestHash);
 
     const now = this.#clock();
-    const quote = await this.#network.getQuote(input.quoteId);
+    const quote = quoted ?? (await this.#network.getQuote(input.quoteId));
     if (now >= quote.expiresAt_ms) throw new RemitnetError('quote_expired', quote.id);
     const customers = await this.#network.repo.getCustomers([input.senderId, input.recipientId]);
     const sender = customers.get(input.senderId);

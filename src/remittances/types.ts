@@ -123,6 +123,12 @@ export interface CreateRemittanceInput {
   readonly codeword?: string;
   /** The recipient's ID document reference, where the corridor requires one (hashed). */
   readonly idDocumentRef?: string;
+  /**
+   * The caller creates only from this origin agent's quotes (an agent's API key): the
+   * quote is read first, before anything else is checked, and another agent's answers
+   * quote_not_found, as a quote that does not exist would.
+   */
+  readonly quoteOf?: string;
 }
 
 export interface CreateRemittanceResult {

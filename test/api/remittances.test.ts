@@ -133,6 +133,28 @@ describe('a two-hop remittance over HTTP', () => {
     expect(theirs.json().items).toHaveLength(0);
   });
 
+  it("answers an agent creating from another agent's quote as for a quote that does not exist", async () => {
+    const q = await t.as(t.agentKeys.origin, 'POST', '/v1/quotes', QUOTE_BODY);
+    const quoteId: string = q.json().quotes[0].id;
+    const missing = quoteId.slice(0, -4) + (quoteId.endsWith('0000') ? '1111' : '0000');
+    const body = (id: string) => ({
+      quote_id: id.toUpperCase(),
+      sender_id: people.sender,
+      recipient_id: people.recipient,
+    });
+    const theirs = await t.call('agentA', 'POST', '/v1/remittances', body(quoteId));
+    const none = await t.call('agentA', 'POST', '/v1/remittances', body(missing));
+    expect(theirs.statusCode, theirs.body).toBe(404);
+    expect(theirs.json().code).toBe('quote_not_found');
+    expect(none.statusCode).toBe(404);
+    expect(none.json().code).toBe('quote_not_found');
+    expect(Object.keys(theirs.json()).sort()).toEqual(Object.keys(none.json()).sort());
+    // Its own agent creates from it (the id in upper case is the same quote).
+    const mine = await t.as(t.agentKeys.origin, 'POST', '/v1/remittances', body(quoteId));
+    expect(mine.statusCode, mine.body).toBe(201);
+    expect(mine.json().remittance.quote_id).toBe(quoteId);
+  });
+
   it('answers an agent off the route 404 at every step, as for an id that does not exist', async () => {
     // fund, accept and payout check visibility on the row the step reads (no read of the
     // route's own): the answer must not tell such an id from one that does not exist.

@@ -67,7 +67,7 @@ export function registerRemittanceRoutes(
   ctx: ApiContext,
   remitnet: Remitnet,
 ): void {
-  const { network, remittances } = remitnet;
+  const { remittances } = remitnet;
   void ctx;
 
   /** The remittance, if this key may see it (404 for an agent not on its route). */
@@ -111,13 +111,9 @@ export function registerRemittanceRoutes(
     },
     handler: async (request, reply) => {
       const b = request.body;
+      // An agent key creates only from its own quotes: the domain reads the quote first and
+      // answers quote_not_found for another agent's (quoteOf).
       const scope = agentScope(request);
-      if (scope !== null) {
-        const q = await network.getQuote(b.quote_id.toLowerCase());
-        if (q.originAgentId !== scope) {
-          throw new RemitnetError('quote_not_found', b.quote_id.toLowerCase());
-        }
-      }
       const key = `${principalOf(request).keyId}:${request.headers['idempotency-key'] as string}`;
       let replayed = false;
       const answer = await answerRecorded(
@@ -133,6 +129,7 @@ export function registerRemittanceRoutes(
               idempotencyKey: key,
               ...(b.codeword === undefined ? {} : { codeword: b.codeword }),
               ...(b.id_document_ref === undefined ? {} : { idDocumentRef: b.id_document_ref }),
+              ...(scope === null ? {} : { quoteOf: scope }),
             },
             actorOf(request),
             onCreated,
