@@ -168,3 +168,24 @@ describe.skipIf(!clients.some(([name]) => name === 'postgres'))(
     });
   },
 );
+
+// SQLite binds `$n` by position (SqliteClient.#prepared); PostgreSQL does it itself, and
+// refuses values a statement does not use, so this is SQLite's alone.
+describe('SqliteClient placeholders', () => {
+  it('binds each $n to its value: repeated, out of order, past $9, only those used', async () => {
+    const c = SqliteClient.open(':memory:');
+    opened.push(c);
+    await c.execute('CREATE TABLE items (id TEXT PRIMARY KEY, n BIGINT NOT NULL)');
+    const params = ['x', 2n, 'y', 4n, 5n, 6n, 7n, 8n, 9n, 10n, 11n, 2n ** 62n + 12n];
+    await c.transaction(
+      (tx) => tx.execute('INSERT INTO items VALUES ($3, $12)', params), // $1, $2 and the rest unused
+    );
+    const rows = await c.query<{ a: string; b: bigint; c: string; d: bigint; e: bigint }>(
+      'SELECT $1 AS a, n + $10 AS b, $1 || id || $3 AS c, $2 AS d, n - $12 AS e FROM items WHERE id = $3',
+      params,
+    );
+    expect(rows).toEqual([{ a: 'x', b: 2n ** 62n + 22n, c: 'xyy', d: 2n, e: 0n }]);
+    // A placeholder without its value is an error, not a NULL.
+    await expect(c.query('SELECT $2 AS a', ['only one'])).rejects.toThrow();
+  });
+});
