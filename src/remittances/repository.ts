@@ -24,7 +24,31 @@ export interface EventDraft {
 /** Events per version: seq = version * EVENT_SLOTS + k keeps seq unique without a read. */
 const EVENT_SLOTS = 8;
 
+/** The indexed columns of a row, as the database holds them at one version of it. */
+interface IndexedColumns {
+  readonly version: number;
+  readonly state: string;
+  readonly pendingStep: string | null;
+  readonly payoutAgentId: string;
+  readonly deadline_ms: number | null;
+}
+
+const ROW_COLUMNS =
+  'body, version, code_attempts, pending_step, state, payout_agent_id, deadline_ms';
+
 export class RemittanceRepository {
+  /**
+   * For a row object this repository read or wrote (rows are never changed in place), its
+   * indexed columns as stored at its version. A row's columns at a given version never
+   * change (every write moves the version, and is conditional on it), so this is a record
+   * of facts, never stale: update() uses it to leave out of its SET the indexed columns a
+   * step does not change, because SQLite rewrites the index entries of every column it
+   * sets, changed or not (PostgreSQL, for its part, can then update in place: HOT).
+   */
+  readonly #indexed = new WeakMap<RemittanceRow, IndexedColumns>();
+  /** The UPDATE statements, by which indexed columns they set (bit mask). */
+  readonly #updates = new Map<number, string>();
+
   constructor(readonly sql: SqlClient) {}
 
   async insert(
@@ -60,24 +84,36 @@ export class RemittanceRepository {
   }
 
   async get(id: string): Promise<RemittanceRow | undefined> {
-    const rows = await this.sql.query(
-      'SELECT body, version, code_attempts, pending_step FROM remittances WHERE id = $1',
-      [id],
-    );
-    return rows.length === 0 ? undefined : fromRow(rows[0]!);
+    const rows = await this.sql.query(`SELECT ${ROW_COLUMNS} FROM remittances WHERE id = $1`, [id]);
+    return rows.length === 0 ? undefined : this.#read(rows[0]!);
   }
 
   async getByKey(key: string): Promise<RemittanceRow | undefined> {
     const rows = await this.sql.query(
-      'SELECT body, version, code_attempts, pending_step FROM remittances WHERE idempotency_key = $1',
+      `SELECT ${ROW_COLUMNS} FROM remittances WHERE idempotency_key = $1`,
       [key],
     );
-    return rows.length === 0 ? undefined : fromRow(rows[0]!);
+    return rows.length === 0 ? undefined : this.#read(rows[0]!);
+  }
+
+  /** A row read with ROW_COLUMNS, its indexed columns noted (see #indexed). */
+  #read(r: SqlRow): RemittanceRow {
+    const row = fromRow(r);
+    this.#indexed.set(row, {
+      version: row.version,
+      state: String(r.state),
+      pendingStep: r.pending_step === null ? null : String(r.pending_step),
+      payoutAgentId: String(r.payout_agent_id),
+      deadline_ms: r.deadline_ms === null ? null : num(r.deadline_ms),
+    });
+    return row;
   }
 
   /**
    * Writes `next` (version must be `expected` + 1) with its events, plus any writes of the
-   * same transaction. False when another actor changed the row first.
+   * same transaction. False when another actor changed the row first. `prev`, the row at
+   * `expected` as this repository read or wrote it, lets the UPDATE leave out the indexed
+   * columns that keep their value (see #indexed); without it, every column is set.
    */
   async update(
     next: RemittanceRow,
@@ -85,28 +121,43 @@ export class RemittanceRepository {
     events: readonly EventDraft[],
     also?: (tx: SqlClient) => Promise<void>,
     newAgents?: readonly string[],
+    prev?: RemittanceRow,
   ): Promise<boolean> {
     if (next.version !== expected + 1) throw new Error('invariant: version must grow by one');
-    return this.sql.transaction(async (tx) => {
-      const n = await tx.execute(
-        `UPDATE remittances SET state = $1, version = $2, pending_step = $3, payout_agent_id = $4, awaiting_agent_id = $5, deadline_ms = $6, code_hash = $7, code_attempts = $8, body = $9, updated_at_ms = $10, deliver_minor = $13
-         WHERE id = $11 AND version = $12`,
-        [
-          next.state,
-          next.version,
-          next.pendingStep ?? null,
-          next.payoutAgentId,
-          next.awaitingAgentId ?? null,
-          deadlineOf(next) ?? null,
-          next.codeHash,
-          next.payoutCodeAttempts,
-          toJson(next),
-          next.updatedAt_ms,
-          next.id,
-          expected,
-          next.deliverAmountMinor,
-        ],
-      );
+    const columns: IndexedColumns = {
+      version: next.version,
+      state: next.state,
+      pendingStep: next.pendingStep ?? null,
+      payoutAgentId: next.payoutAgentId,
+      deadline_ms: deadlineOf(next) ?? null,
+    };
+    const was = prev === undefined ? undefined : this.#indexed.get(prev);
+    const stored = was?.version === expected ? was : undefined;
+    const sets =
+      (stored?.state === columns.state ? 0 : SET_STATE) |
+      (stored?.pendingStep === columns.pendingStep ? 0 : SET_STEP) |
+      (stored?.payoutAgentId === columns.payoutAgentId ? 0 : SET_PAYOUT_AGENT) |
+      (stored?.deadline_ms === columns.deadline_ms ? 0 : SET_DEADLINE);
+    // Values in the order of #updateSql's placeholders: the indexed columns set, then the
+    // others, then the row's id and version (PostgreSQL refuses a value no placeholder takes).
+    const params: SqlValue[] = [];
+    if ((sets & SET_STATE) !== 0) params.push(columns.state);
+    if ((sets & SET_STEP) !== 0) params.push(columns.pendingStep);
+    if ((sets & SET_PAYOUT_AGENT) !== 0) params.push(columns.payoutAgentId);
+    if ((sets & SET_DEADLINE) !== 0) params.push(columns.deadline_ms);
+    params.push(
+      next.version,
+      next.awaitingAgentId ?? null,
+      next.codeHash,
+      next.payoutCodeAttempts,
+      toJson(next),
+      next.updatedAt_ms,
+      next.deliverAmountMinor,
+      next.id,
+      expected,
+    );
+    const ok = await this.sql.transaction(async (tx) => {
+      const n = await tx.execute(this.#updateSql(sets), params);
       if (n !== 1) return false;
       if (newAgents !== undefined && newAgents.length > 0) await addAgents(tx, next.id, newAgents);
       if (events.length > 0)
@@ -114,6 +165,32 @@ export class RemittanceRepository {
       if (also !== undefined) await also(tx);
       return true;
     });
+    // Committed: the columns are now what `next` says (those left out already were).
+    if (ok) this.#indexed.set(next, columns);
+    return ok;
+  }
+
+  /** The UPDATE that sets every column but the indexed ones `sets` leaves out. */
+  #updateSql(sets: number): string {
+    let sql = this.#updates.get(sets);
+    if (sql === undefined) {
+      const set = [
+        ...((sets & SET_STATE) !== 0 ? ['state'] : []),
+        ...((sets & SET_STEP) !== 0 ? ['pending_step'] : []),
+        ...((sets & SET_PAYOUT_AGENT) !== 0 ? ['payout_agent_id'] : []),
+        ...((sets & SET_DEADLINE) !== 0 ? ['deadline_ms'] : []),
+        'version',
+        'awaiting_agent_id',
+        'code_hash',
+        'code_attempts',
+        'body',
+        'updated_at_ms',
+        'deliver_minor',
+      ].map((column, i) => `${column} = $${i + 1}`);
+      sql = `UPDATE remittances SET ${set.join(', ')} WHERE id = $${set.length + 1} AND version = $${set.length + 2}`;
+      this.#updates.set(sets, sql);
+    }
+    return sql;
   }
 
   /** Ids of remittances in `states` whose deadline is at or before `now_ms` (bounded). */
@@ -229,6 +306,12 @@ export class RemittanceRepository {
     }));
   }
 }
+
+/** Indexed columns an UPDATE sets (see RemittanceRepository.#updateSql). */
+const SET_STATE = 1;
+const SET_STEP = 2;
+const SET_PAYOUT_AGENT = 4;
+const SET_DEADLINE = 8;
 
 /** The deadline the sweeper watches in each state. */
 function deadlineOf(r: RemittanceRow): number | undefined {
