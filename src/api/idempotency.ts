@@ -69,12 +69,9 @@ export function requestHash(
   path: string,
   body: unknown,
 ): string {
+  // One update of the whole text: the same bytes, so the same digest, as one per part.
   return createHmac('sha256', key)
-    .update(method)
-    .update('\n')
-    .update(path)
-    .update('\n')
-    .update(canonical(body ?? null))
+    .update(`${method}\n${path}\n${canonical(body ?? null)}`)
     .digest('hex');
 }
 
@@ -196,8 +193,12 @@ export class IdempotencyStore {
         if (finished || recorded) return;
         if (response.status < 200 || response.status >= 300) return;
         try {
-          // A savepoint: a failing insert must not undo the caller's own writes.
-          await tx.transaction((inner) => insert(inner, response));
+          // A failing insert must not undo the caller's own writes. On PostgreSQL an error
+          // aborts the whole transaction, so the insert runs in a savepoint; on SQLite a
+          // failed statement undoes only itself and the transaction goes on, so a savepoint
+          // would add two statements to every request and protect nothing more.
+          if (tx.dialect === 'sqlite') await insert(tx, response);
+          else await tx.transaction((inner) => insert(inner, response));
           recorded = true;
         } catch {
           // finish() tries again in a transaction of its own (and reports its failure).
