@@ -52,10 +52,11 @@ import {
 } from './payout-code.ts';
 import { RemittanceRepository, type EventDraft } from './repository.ts';
 import {
+  diff,
   involves,
+  patched,
   toPublic,
   type RemittanceRow,
-  type RowPatch,
   type StepEffects,
   type StepIntent,
 } from './row.ts';
@@ -1454,25 +1455,6 @@ export class RemittanceService {
 }
 
 const sweeper: Actor = { kind: 'system', id: 'sweeper' };
-
-/** The fields of `to` that differ from `from` (by identity), and those it dropped. */
-function diff(from: RemittanceRow, to: RemittanceRow, always: readonly string[]): RowPatch {
-  const a = from as unknown as Record<string, unknown>;
-  const b = to as unknown as Record<string, unknown>;
-  const set: Record<string, unknown> = {};
-  for (const k of Object.keys(b)) if (a[k] !== b[k] || always.includes(k)) set[k] = b[k];
-  const unset = Object.keys(a).filter((k) => !(k in b));
-  return { set, unset };
-}
-
-/** A row with a patch applied, and without the step in progress. */
-function patched(row: RemittanceRow, p: RowPatch): RemittanceRow {
-  const out = { ...(row as unknown as Record<string, unknown>), ...p.set };
-  for (const k of p.unset) delete out[k];
-  delete out.intent;
-  delete out.pendingStep;
-  return out as unknown as RemittanceRow;
-}
 
 function ev(
   from: RemittanceState | null,
