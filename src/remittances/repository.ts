@@ -355,7 +355,6 @@ async function insertEvents(
 ): Promise<void> {
   if (events.length > EVENT_SLOTS) throw new Error('invariant: too many events in one write');
   const params: SqlValue[] = [];
-  const values: string[] = [];
   events.forEach((e, k) => {
     params.push(
       id,
@@ -369,13 +368,23 @@ async function insertEvents(
       e.reason,
       e.detail === undefined ? null : toJson(e.detail),
     );
-    const base = params.length - 10;
-    values.push(`(${Array.from({ length: 10 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
   });
-  await tx.execute(
-    `INSERT INTO remittance_events (remittance_id, seq, at_ms, from_state, to_state, event, actor_kind, actor_id, reason, detail) VALUES ${values.join(', ')}`,
-    params,
-  );
+  await tx.execute(insertEventsSql(events.length), params);
+}
+
+/** The INSERT of n events (1 to EVENT_SLOTS), written once per n. */
+const INSERT_EVENTS: string[] = [];
+function insertEventsSql(n: number): string {
+  let sql = INSERT_EVENTS[n];
+  if (sql === undefined) {
+    const values = Array.from(
+      { length: n },
+      (_, k) => `(${Array.from({ length: 10 }, (_, i) => `$${k * 10 + i + 1}`).join(', ')})`,
+    );
+    sql = `INSERT INTO remittance_events (remittance_id, seq, at_ms, from_state, to_state, event, actor_kind, actor_id, reason, detail) VALUES ${values.join(', ')}`;
+    INSERT_EVENTS[n] = sql;
+  }
+  return sql;
 }
 
 function fromRow(r: SqlRow): RemittanceRow {
