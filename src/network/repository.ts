@@ -153,20 +153,23 @@ export class NetworkRepository {
 
   /**
    * Inside a transaction: the agent's cash on hand in a currency (0 if never reported),
-   * with its row written (to itself), not just read. A claim on that cash checks and
+   * with its row written (to itself), not just read, on PostgreSQL. A claim on that cash checks and
    * records in the same transaction, and every change of the cash writes this row too,
    * so on PostgreSQL (REPEATABLE READ) two such transactions cannot both pass on the same
    * snapshot: the later writer fails with a serialization error and transaction() reruns
    * it on a snapshot that sees the earlier one. A SELECT … FOR UPDATE would not do: it
    * waits for the other to commit but then reads the same old snapshot. On SQLite
-   * transactions run one at a time anyway.
+   * transactions run one at a time anyway (each holds the write lock), so the read alone
+   * is enough there, and the write is left out.
    */
   async lockCash(tx: SqlClient, agentId: string, cur: CurrencyCode): Promise<bigint> {
-    const n = await tx.execute(
-      'UPDATE network_agent_cash SET amount_minor = amount_minor WHERE agent_id = $1 AND currency = $2',
-      [agentId, cur],
-    );
-    if (n === 0) return 0n;
+    if (tx.dialect !== 'sqlite') {
+      const n = await tx.execute(
+        'UPDATE network_agent_cash SET amount_minor = amount_minor WHERE agent_id = $1 AND currency = $2',
+        [agentId, cur],
+      );
+      if (n === 0) return 0n;
+    }
     const rows = await tx.query(
       'SELECT amount_minor FROM network_agent_cash WHERE agent_id = $1 AND currency = $2',
       [agentId, cur],
