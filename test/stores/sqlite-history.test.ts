@@ -258,3 +258,47 @@ describe('SQLite migration from schema 3 (account_transfers) to posting lists', 
     }
   });
 });
+
+describe('SQLite account history when the batch of an index run fails late', () => {
+  it('indexes, in a later run, the rows that the failed run would have indexed', async () => {
+    const store = await SqliteStore.open({ path: newPath(), historyIndexEvery: 10 });
+    try {
+      const ledger = new Ledger(store);
+      expect(
+        await ledger.createAccounts([1n, 2n].map((id) => ({ id, ledger: 840, code: 1 }))),
+      ).toEqual(['ok', 'ok']);
+      const transfer = (id: bigint) => ({
+        id,
+        debitAccountId: 1n,
+        creditAccountId: 2n,
+        amount: 1n,
+        ledger: 840,
+        code: 1,
+      });
+      // Six rows, below the index interval: they wait, unindexed.
+      expect(await ledger.createTransfers([1n, 2n, 3n, 4n, 5n, 6n].map(transfer))).toEqual(
+        Array(6).fill('ok'),
+      );
+      // A batch that crosses the interval (an index run) and whose last event fails, so it
+      // also raises the clock floor: made to fail there, after the index run.
+      store.db.exec(`CREATE TRIGGER fail_floor BEFORE UPDATE OF floor_ts ON ledger_clock
+        BEGIN SELECT RAISE(ABORT, 'the disk is full'); END`);
+      await expect(
+        ledger.createTransfers([
+          ...[7n, 8n, 9n, 10n, 11n].map(transfer),
+          { ...transfer(12n), amount: 0n },
+        ]),
+      ).rejects.toThrow(/disk is full/);
+      store.db.exec('DROP TRIGGER fail_floor');
+      // The next index run must hold the six older rows as well as the new ones.
+      expect(await ledger.createTransfers([20n, 21n, 22n, 23n, 24n, 25n].map(transfer))).toEqual(
+        Array(6).fill('ok'),
+      );
+      expect(stretches(store.db)).toBe(1);
+      expect(tailRows(store.db)).toBe(0);
+      await checkHistory(store, 1n, bruteForce(store.db, 1n), [1, 5, 100]);
+    } finally {
+      await store.close();
+    }
+  });
+});

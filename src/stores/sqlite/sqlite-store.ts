@@ -527,7 +527,6 @@ export class SqliteStore implements LedgerStore {
       }
       const folded = this.#writeBalances(changed);
       const indexed = this.#indexHistoryIfDue(outcome.transfers);
-      if (indexed) this.#postingsIndexed();
       // Every timestamp up to `last` is handed out (failed events and sweeps included). The
       // clock is rebuilt from stored rows (max ts, floor_ts) after another connection wrote
       // or a restart; when the last event made no row (it failed), the rows do not reach
@@ -539,6 +538,10 @@ export class SqliteStore implements LedgerStore {
       return {
         value: result.results,
         after: () => {
+          // Only once the run is committed are its posting lists done with: if the COMMIT
+          // (or a statement after the run) fails, the rows it indexed are unindexed again,
+          // and the lists held in memory must still have them for the next run.
+          if (indexed) this.#postingsIndexed();
           for (const a of swept) this.#cacheAccount(a);
           this.#cacheOutcome(result.accounts, loaded);
           for (const a of late) this.#cacheAccount(a);
