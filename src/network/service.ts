@@ -107,7 +107,6 @@ export class NetworkService {
 
   constructor(deps: NetworkDeps) {
     this.repo = new NetworkRepository(deps.sql);
-
     this.#ledger = deps.ledger;
     this.#clock = deps.clock;
     const c = deps.config;
@@ -561,7 +560,6 @@ export class NetworkService {
     this.#versionReading = undefined;
   }
 
-  /** An agent from the snapshot (no SQL); refuses unknown ones. */
   /**
    * Refuses a quoted route that is broken now: an agent on it no longer active, or a link
    * on it switched off (a quote keeps its prices, not a closed route).
@@ -581,6 +579,7 @@ export class NetworkService {
     }
   }
 
+  /** An agent from the snapshot (no SQL); refuses unknown ones. */
   async agent(id: string): Promise<Agent> {
     const a = (await this.snapshot()).agents.get(id);
     if (a === undefined) throw new RemitnetError('agent_not_found', id);

@@ -110,19 +110,19 @@ export class RemittanceRepository {
   }
 
   /**
-   * Writes `next` (version must be `expected` + 1) with its events, plus any writes of the
-   * same transaction. False when another actor changed the row first. `prev`, the row at
-   * `expected` as this repository read or wrote it, lets the UPDATE leave out the indexed
-   * columns that keep their value (see #indexed); without it, every column is set.
+   * Writes `next` over `prev` (next's version must be prev's + 1) with its events, plus any
+   * writes of the same transaction. False when another actor changed the row first. When
+   * this repository read or wrote `prev`, the UPDATE leaves out the indexed columns that
+   * keep their value (see #indexed); else it sets every column.
    */
   async update(
+    prev: RemittanceRow,
     next: RemittanceRow,
-    expected: number,
     events: readonly EventDraft[],
     also?: (tx: SqlClient) => Promise<void>,
     newAgents?: readonly string[],
-    prev?: RemittanceRow,
   ): Promise<boolean> {
+    const expected = prev.version;
     if (next.version !== expected + 1) throw new Error('invariant: version must grow by one');
     const columns: IndexedColumns = {
       version: next.version,
@@ -131,7 +131,7 @@ export class RemittanceRepository {
       payoutAgentId: next.payoutAgentId,
       deadline_ms: deadlineOf(next) ?? null,
     };
-    const was = prev === undefined ? undefined : this.#indexed.get(prev);
+    const was = this.#indexed.get(prev);
     const stored = was?.version === expected ? was : undefined;
     const sets =
       (stored?.state === columns.state ? 0 : SET_STATE) |

@@ -1298,28 +1298,16 @@ export class RemittanceService {
     } else {
       // Check and claim at once: a check read before the write would let two acceptances
       // whose ledger calls overlap both pass (neither is 'ready' yet when the other reads).
-      const ok = await this.repo.update(
-        during,
-        row.version,
-        [],
-        async (tx) => {
-          const cash = await this.#network.repo.lockCash(tx, claim.agentId, claim.currency);
-          const claimed = await this.repo.reservedPayouts(
-            claim.agentId,
-            claim.currency,
-            row.id,
-            tx,
+      const ok = await this.repo.update(row, during, [], async (tx) => {
+        const cash = await this.#network.repo.lockCash(tx, claim.agentId, claim.currency);
+        const claimed = await this.repo.reservedPayouts(claim.agentId, claim.currency, row.id, tx);
+        if (cash - claimed < claim.amountMinor) {
+          throw new RemitnetError(
+            'cash_insufficient',
+            `needs ${claim.amountMinor} ${claim.currency} minor units`,
           );
-          if (cash - claimed < claim.amountMinor) {
-            throw new RemitnetError(
-              'cash_insufficient',
-              `needs ${claim.amountMinor} ${claim.currency} minor units`,
-            );
-          }
-        },
-        undefined,
-        row,
-      );
+        }
+      });
       if (!ok) throw new RemitnetError('version_conflict', row.id);
     }
     return this.#drive(during, onOutcome);
@@ -1401,7 +1389,7 @@ export class RemittanceService {
               await repo.recordDeliveries(tx, effects!.failed!, false);
             if (onOutcome !== undefined) await onOutcome(tx, toPublic(next));
           };
-    const ok = await this.repo.update(next, row.version, events, also, newAgents, row);
+    const ok = await this.repo.update(row, next, events, also, newAgents);
     if (!ok) throw new RemitnetError('version_conflict', row.id);
     // Committed: only now do the delivery outcomes count toward quotes (see noteDeliveries).
     if ((effects?.delivered ?? []).length > 0)

@@ -18,8 +18,6 @@ import type {
   RemittanceState,
 } from '../../remittances/index.ts';
 import { involves, RemitnetError } from '../../remittances/index.ts';
-
-export { involves };
 import type { ApiContext } from '../app.ts';
 import { ApiError } from '../problem.ts';
 import {
