@@ -113,7 +113,8 @@ export class RemittanceRepository {
    * Writes `next` over `prev` (next's version must be prev's + 1) with its events, plus any
    * writes of the same transaction. False when another actor changed the row first. When
    * this repository read or wrote `prev`, the UPDATE leaves out the indexed columns that
-   * keep their value (see #indexed); else it sets every column.
+   * keep their value (see #indexed); else it sets every column. `ordered`: answers once
+   * committed, before the commit is durable (a step's intent; see TransactionOptions).
    */
   async update(
     prev: RemittanceRow,
@@ -121,6 +122,7 @@ export class RemittanceRepository {
     events: readonly EventDraft[],
     also?: (tx: SqlClient) => Promise<void>,
     newAgents?: readonly string[],
+    ordered = false,
   ): Promise<boolean> {
     const expected = prev.version;
     if (next.version !== expected + 1) throw new Error('invariant: version must grow by one');
@@ -156,15 +158,19 @@ export class RemittanceRepository {
       next.id,
       expected,
     );
-    const ok = await this.sql.transaction(async (tx) => {
-      const n = await tx.execute(this.#updateSql(sets), params);
-      if (n !== 1) return false;
-      if (newAgents !== undefined && newAgents.length > 0) await addAgents(tx, next.id, newAgents);
-      if (events.length > 0)
-        await insertEvents(tx, next.id, next.version, next.updatedAt_ms, events);
-      if (also !== undefined) await also(tx);
-      return true;
-    });
+    const ok = await this.sql.transaction(
+      async (tx) => {
+        const n = await tx.execute(this.#updateSql(sets), params);
+        if (n !== 1) return false;
+        if (newAgents !== undefined && newAgents.length > 0)
+          await addAgents(tx, next.id, newAgents);
+        if (events.length > 0)
+          await insertEvents(tx, next.id, next.version, next.updatedAt_ms, events);
+        if (also !== undefined) await also(tx);
+        return true;
+      },
+      { ordered },
+    );
     // Committed: the columns are now what `next` says (those left out already were).
     if (ok) this.#indexed.set(next, columns);
     return ok;

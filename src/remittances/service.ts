@@ -1292,23 +1292,34 @@ export class RemittanceService {
       version: row.version + 1,
       updatedAt_ms: this.#clock(),
     };
+    // The intent need not be durable before the ledger is called, only before the ledger's
+    // batch is: that batch commits after it to the same database, and SQLite's log keeps
+    // commits in order, so the intent is durable once the batch is (a crash before then
+    // loses both, and the step never happened). Its write is therefore `ordered`: the step
+    // waits for one fsync fewer, and every answer about it still waits for its outcome's.
     const claim = plan.cashClaim;
-    if (claim === undefined) {
-      await this.#write(row, during, []);
-    } else {
-      // Check and claim at once: a check read before the write would let two acceptances
-      // whose ledger calls overlap both pass (neither is 'ready' yet when the other reads).
-      const ok = await this.repo.update(row, during, [], async (tx) => {
-        const cash = await this.#network.repo.lockCash(tx, claim.agentId, claim.currency);
-        const claimed = await this.repo.reservedPayouts(claim.agentId, claim.currency, row.id, tx);
-        if (cash - claimed < claim.amountMinor) {
-          throw new RemitnetError(
-            'cash_insufficient',
-            `needs ${claim.amountMinor} ${claim.currency} minor units`,
-          );
-        }
-      });
-      if (!ok) throw new RemitnetError('version_conflict', row.id);
+    // Check and claim at once: a check read before the write would let two acceptances
+    // whose ledger calls overlap both pass (neither is 'ready' yet when the other reads).
+    const claimCash =
+      claim === undefined
+        ? undefined
+        : async (tx: SqlClient) => {
+            const cash = await this.#network.repo.lockCash(tx, claim.agentId, claim.currency);
+            const claimed = await this.repo.reservedPayouts(
+              claim.agentId,
+              claim.currency,
+              row.id,
+              tx,
+            );
+            if (cash - claimed < claim.amountMinor) {
+              throw new RemitnetError(
+                'cash_insufficient',
+                `needs ${claim.amountMinor} ${claim.currency} minor units`,
+              );
+            }
+          };
+    if (!(await this.repo.update(row, during, [], claimCash, undefined, true))) {
+      throw new RemitnetError('version_conflict', row.id);
     }
     return this.#drive(during, onOutcome);
   }
@@ -1321,6 +1332,9 @@ export class RemittanceService {
     try {
       results = await this.#ledger.createTransfers(intent.transfers);
     } catch (error) {
+      // The batch, and with it the intent (see #run), may or may not survive a restart: not
+      // "recorded", but unknown until then (the client retries with the same key).
+      if (error instanceof LedgerError && error.code === 'commit_unconfirmed') throw error;
       throw new RemitnetError('ledger_unavailable', intent.op, { cause: error });
     }
     const refused = results.some((r, i) => !acceptable(r, intent.transfers[i]!));

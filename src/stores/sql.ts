@@ -25,12 +25,25 @@ import type { WalSync } from './wal-sync.ts';
 export type SqlValue = string | bigint | number | boolean | null | Buffer;
 export type SqlRow = Record<string, unknown>;
 
+export interface TransactionOptions {
+  /**
+   * Answer as soon as the transaction has committed, without waiting until the commit is
+   * durable. Only for a write that counts together with a later write to the same database
+   * (a remittance step's intent, written just before its ledger batch): SQLite's log keeps
+   * commits in order, so a later commit that is durable makes this one durable too, and a
+   * crash before then loses both. Nothing else changes: readers, and the answers of every
+   * other transaction, still wait until it is durable. On PostgreSQL, and on SQLite
+   * without an off-loop sync (synchronous=FULL), COMMIT returns durable anyway.
+   */
+  readonly ordered?: boolean;
+}
+
 export interface SqlClient {
   readonly dialect: 'sqlite' | 'postgres';
   query<T extends SqlRow = SqlRow>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
   /** Runs a statement; answers how many rows it changed. */
   execute(sql: string, params?: readonly SqlValue[]): Promise<number>;
-  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -51,6 +64,7 @@ interface Prepared {
 
 interface QueuedTransaction {
   readonly fn: (tx: SqlClient) => Promise<unknown>;
+  readonly ordered: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -156,9 +170,10 @@ export class SqliteClient implements SqlClient {
     await sync.durable();
   }
 
-  transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
+  transaction<T>(fn: (tx: SqlClient) => Promise<T>, options?: TransactionOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      const ordered = options?.ordered === true;
+      this.#queue.push({ fn, ordered, resolve: resolve as (v: unknown) => void, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => void this.#flush());
@@ -191,21 +206,29 @@ export class SqliteClient implements SqlClient {
         for (const t of group) t.reject(error);
         continue;
       }
-      const settle = () =>
+      const settle = (ordered: boolean | undefined) =>
         group.forEach((t, i) => {
+          if (ordered !== undefined && t.ordered !== ordered) return;
           const o = outcomes[i]!;
           if (o.ok) t.resolve(o.value);
           else t.reject(o.error);
         });
       const sync = this.#walSync;
       if (sync === undefined) {
-        settle();
+        settle(undefined);
       } else {
         // The next group may commit while this one's fsync runs; both answers wait for it.
+        // Ordered transactions answer now (see TransactionOptions); readers still wait.
+        // A group of ordered ones only starts no sync: the next commit's will cover it.
         sync.committed();
-        sync.durable().then(settle, (error: unknown) => {
-          for (const t of group) t.reject(error);
-        });
+        settle(true);
+        if (group.every((t) => t.ordered)) continue;
+        sync.durable().then(
+          () => settle(false),
+          (error: unknown) => {
+            for (const t of group) if (!t.ordered) t.reject(error);
+          },
+        );
       }
     }
     this.#scheduled = false;
