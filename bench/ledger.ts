@@ -26,6 +26,7 @@ import { Ledger } from '../src/ledger/ledger.ts';
 import type { LedgerStore } from '../src/ledger/store.ts';
 import { BATCH_MAX, type TransferInput } from '../src/ledger/types.ts';
 import type { BenchStore, BenchStoreHandle } from './stores/types.ts';
+import { cpuTimes, stealPercent } from './host.ts';
 
 /** The registry: --store <key>. Imported lazily so one store's driver never loads another's. */
 const STORES: Record<string, () => Promise<BenchStore>> = {
@@ -140,6 +141,8 @@ interface PhaseResult {
   readonly max: number;
   /** CPU seconds (user + system) this process spent in the phase: less noisy than wall time. */
   readonly cpu: number;
+  /** Percent of the machine's CPU time the host stole during the phase (bench/host.ts). */
+  readonly steal: number | null;
 }
 
 /** Runs `total` transfers in calls of `batch`, each awaited; times only the calls. */
@@ -152,6 +155,7 @@ async function runPhase(
 ): Promise<PhaseResult> {
   const times: number[] = [];
   const cpuStart = process.cpuUsage();
+  const hostStart = cpuTimes();
   let elapsed = 0;
   let done = 0;
   while (done < total) {
@@ -172,6 +176,7 @@ async function runPhase(
   const cpu = process.cpuUsage(cpuStart);
   return {
     cpu: (cpu.user + cpu.system) / 1e6,
+    steal: stealPercent(hostStart, cpuTimes()),
     name,
     transfers: done,
     batch,
@@ -315,15 +320,15 @@ async function main(): Promise<void> {
     const single = phases.find((p) => p.batch === 1);
     console.log(`\nremitnet ledger benchmark, store ${bench.name}`, bench.durability);
     console.log(
-      `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}${'cpu s*'.padStart(9)}`,
+      `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}${'cpu s*'.padStart(9)}${'steal %'.padStart(9)}`,
     );
     for (const p of phases) {
       console.log(
-        `${p.name.padEnd(20)}${fmt(p.transfers).padStart(12)}${fmt(p.seconds, 2).padStart(10)}${fmt(p.perS).padStart(14)}${fmt(p.p50, 3).padStart(13)}${fmt(p.p99, 3).padStart(13)}${fmt(p.max, 1).padStart(10)}${fmt(p.cpu, 1).padStart(9)}`,
+        `${p.name.padEnd(20)}${fmt(p.transfers).padStart(12)}${fmt(p.seconds, 2).padStart(10)}${fmt(p.perS).padStart(14)}${fmt(p.p50, 3).padStart(13)}${fmt(p.p99, 3).padStart(13)}${fmt(p.max, 1).padStart(10)}${fmt(p.cpu, 1).padStart(9)}${(p.steal === null ? '-' : fmt(p.steal, 1)).padStart(9)}`,
       );
     }
     console.log(
-      '* cpu s: CPU seconds (user + system) of this process in the phase, making the inputs included',
+      "* cpu s: CPU seconds (user + system) of this process in the phase, making the inputs included; steal %: share of the machine's CPU time the host took (a virtual machine's neighbours)",
     );
     if (!Number.isNaN(limit)) {
       console.log(
@@ -354,6 +359,7 @@ async function main(): Promise<void> {
         ratio: main === undefined ? null : round(main.perS / limit, 3),
         batch_ms_p99: round(main?.p99, 2),
         single_commit_ms_p99: round(single?.p99, 3),
+        host_steal_pct: main?.steal ?? null,
         batch100_transfers_per_s: round(b100?.perS),
         batch100_ms_p99: round(b100?.p99, 3),
         single_commit_ms_p50: round(single?.p50, 3),

@@ -1,0 +1,32 @@
+/**
+ * What the host took from this machine while a benchmark ran: on a virtual machine the
+ * hypervisor can run other guests on our cores ("steal"), and a phase measured then is
+ * slower through no fault of the code. The benchmarks print the share of CPU time stolen
+ * during each phase, so a reader can tell a slow run from a slow build. Linux only
+ * (/proc/stat); elsewhere the reading is null.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface CpuTimes {
+  readonly total: number;
+  readonly steal: number;
+}
+
+/** The machine's CPU time so far, in clock ticks, or null when it cannot be read. */
+export function cpuTimes(): CpuTimes | null {
+  try {
+    const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0]!;
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    const f = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (f.length < 8 || f.some((n) => !Number.isFinite(n))) return null;
+    return { total: f.reduce((a, b) => a + b, 0), steal: f[7]! };
+  } catch {
+    return null;
+  }
+}
+
+/** Percent of the CPU time between two readings that the host stole (one decimal). */
+export function stealPercent(from: CpuTimes | null, to: CpuTimes | null): number | null {
+  if (from === null || to === null || to.total <= from.total) return null;
+  return Math.round((1000 * (to.steal - from.steal)) / (to.total - from.total)) / 10;
+}
