@@ -182,6 +182,11 @@ export class SqliteClient implements SqlClient {
   }
 
   async #flush(): Promise<void> {
+    // Callers are answered only once no transaction is open. A caller's code resumes as
+    // soon as its promise settles, and if that happened between the groups of this loop it
+    // would run inside the next group's transaction: its reads would see, and a write of
+    // its own would join, that group's work, which a savepoint may yet roll back.
+    const answers: Array<() => void> = [];
     while (this.#queue.length > 0) {
       const group = this.#queue.splice(0, GROUP_MAX);
       const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
@@ -203,7 +208,7 @@ export class SqliteClient implements SqlClient {
         this.db.exec('COMMIT');
       } catch (error) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        for (const t of group) t.reject(error);
+        answers.push(() => group.forEach((t) => t.reject(error)));
         continue;
       }
       const settle = (ordered: boolean | undefined) =>
@@ -215,23 +220,28 @@ export class SqliteClient implements SqlClient {
         });
       const sync = this.#walSync;
       if (sync === undefined) {
-        settle(undefined);
-      } else {
-        // The next group may commit while this one's fsync runs; both answers wait for it.
-        // Ordered transactions answer now (see TransactionOptions); readers still wait.
-        // A group of ordered ones only starts no sync: the next commit's will cover it.
-        sync.committed();
-        settle(true);
-        if (group.every((t) => t.ordered)) continue;
-        sync.durable().then(
-          () => settle(false),
-          (error: unknown) => {
-            for (const t of group) if (!t.ordered) t.reject(error);
-          },
-        );
+        answers.push(() => settle(undefined));
+        continue;
       }
+      // The next group may commit while this one's fsync runs; both answers wait for it.
+      // Ordered transactions answer now (see TransactionOptions); readers still wait. A
+      // group of ordered ones only starts no sync: the next commit's sync covers it.
+      sync.committed();
+      answers.push(() => settle(true));
+      if (group.every((t) => t.ordered)) continue;
+      const failed = sync.failure;
+      if (failed !== undefined) {
+        answers.push(() => group.forEach((t) => t.ordered || t.reject(failed)));
+        continue;
+      }
+      // Completes in an I/O callback, never between this loop's groups.
+      sync.durable().then(
+        () => settle(false),
+        (error: unknown) => group.forEach((t) => t.ordered || t.reject(error)),
+      );
     }
     this.#scheduled = false;
+    for (const answer of answers) answer();
   }
 
   async close(): Promise<void> {

@@ -189,3 +189,34 @@ describe('SqliteClient placeholders', () => {
     await expect(c.query('SELECT $2 AS a', ['only one'])).rejects.toThrow();
   });
 });
+
+describe('SqliteClient group commit', () => {
+  it("answers a caller only once no group's transaction is open", async () => {
+    const c = SqliteClient.open(':memory:');
+    opened.push(c);
+    await c.execute('CREATE TABLE items (id TEXT PRIMARY KEY)');
+    let later: Promise<unknown> | undefined;
+    const seen: boolean[] = [];
+    await Promise.all([
+      c
+        .transaction(async (tx) => {
+          await tx.execute("INSERT INTO items VALUES ('a')");
+          // Queued while this group runs: it commits in a second group of the same flush.
+          later = c.transaction((t2) => t2.execute("INSERT INTO items VALUES ('b')"));
+        })
+        // The caller resumes here: had it been answered between the two groups, it would
+        // run inside the second one's transaction (its reads and writes joining it).
+        .then(() => seen.push(c.db.inTransaction)),
+      c
+        .transaction((tx) => tx.execute("INSERT INTO items VALUES ('c')"), { ordered: true })
+        .then(() => seen.push(c.db.inTransaction)),
+    ]);
+    await later;
+    expect(seen).toEqual([false, false]);
+    expect((await c.query('SELECT id FROM items ORDER BY id')).map((r) => r.id)).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
+  });
+});
