@@ -225,19 +225,23 @@ export class SqliteClient implements SqlClient {
       }
       // The next group may commit while this one's fsync runs; both answers wait for it.
       // Ordered transactions answer now (see TransactionOptions); readers still wait. A
-      // group of ordered ones only starts no sync: the next commit's sync covers it.
+      // group of nothing but ordered transactions starts no sync: the next commit's covers it.
       sync.committed();
       answers.push(() => settle(true));
       if (group.every((t) => t.ordered)) continue;
       const failed = sync.failure;
       if (failed !== undefined) {
-        answers.push(() => group.forEach((t) => t.ordered || t.reject(failed)));
+        answers.push(() => {
+          for (const t of group) if (!t.ordered) t.reject(failed);
+        });
         continue;
       }
       // Completes in an I/O callback, never between this loop's groups.
       sync.durable().then(
         () => settle(false),
-        (error: unknown) => group.forEach((t) => t.ordered || t.reject(error)),
+        (error: unknown) => {
+          for (const t of group) if (!t.ordered) t.reject(error);
+        },
       );
     }
     this.#scheduled = false;
