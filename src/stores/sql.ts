@@ -32,7 +32,8 @@ export interface TransactionOptions {
    * (a remittance step's intent, written just before its ledger batch): SQLite's log keeps
    * commits in order, so a later commit that is durable makes this one durable too, and a
    * crash before then loses both. Nothing else changes: readers, and the answers of every
-   * other transaction, still wait until it is durable. On PostgreSQL, and on SQLite
+   * other transaction, still wait until it is durable; so does its own refusal (fn threw:
+   * no later write of the caller's covers what it read). On PostgreSQL, and on SQLite
    * without an off-loop sync (synchronous=FULL), COMMIT returns durable anyway.
    */
   readonly ordered?: boolean;
@@ -211,9 +212,13 @@ export class SqliteClient implements SqlClient {
         answers.push(() => group.forEach((t) => t.reject(error)));
         continue;
       }
-      const settle = (ordered: boolean | undefined) =>
+      // Only an ordered transaction whose fn succeeded answers early: one that threw has no
+      // later commit of its caller's to cover what it read (another step's ordered intent,
+      // say), so its refusal waits like any other answer.
+      const early = group.map((t, i) => t.ordered && outcomes[i]!.ok);
+      const settle = (now: boolean | undefined) =>
         group.forEach((t, i) => {
-          if (ordered !== undefined && t.ordered !== ordered) return;
+          if (now !== undefined && early[i] !== now) return;
           const o = outcomes[i]!;
           if (o.ok) t.resolve(o.value);
           else t.reject(o.error);
@@ -228,11 +233,13 @@ export class SqliteClient implements SqlClient {
       // group of nothing but ordered transactions starts no sync: the next commit's covers it.
       sync.committed();
       answers.push(() => settle(true));
-      if (group.every((t) => t.ordered)) continue;
+      if (early.every(Boolean)) continue;
       const failed = sync.failure;
       if (failed !== undefined) {
         answers.push(() => {
-          for (const t of group) if (!t.ordered) t.reject(failed);
+          group.forEach((t, i) => {
+            if (!early[i]) t.reject(failed);
+          });
         });
         continue;
       }
@@ -240,7 +247,9 @@ export class SqliteClient implements SqlClient {
       sync.durable().then(
         () => settle(false),
         (error: unknown) => {
-          for (const t of group) if (!t.ordered) t.reject(error);
+          group.forEach((t, i) => {
+            if (!early[i]) t.reject(error);
+          });
         },
       );
     }
