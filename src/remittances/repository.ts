@@ -24,6 +24,9 @@ export interface EventDraft {
 /** Events per version: seq = version * EVENT_SLOTS + k keeps seq unique without a read. */
 const EVENT_SLOTS = 8;
 
+/** Thrown inside an ordered update whose row had moved on (see update). */
+const STALE = new Error('remittance row changed first');
+
 /** The indexed columns of a row, as the database holds them at one version of it. */
 interface IndexedColumns {
   readonly version: number;
@@ -158,19 +161,27 @@ export class RemittanceRepository {
       next.id,
       expected,
     );
-    const ok = await this.sql.transaction(
-      async (tx) => {
-        const n = await tx.execute(this.#updateSql(sets), params);
-        if (n !== 1) return false;
-        if (newAgents !== undefined && newAgents.length > 0)
-          await addAgents(tx, next.id, newAgents);
-        if (events.length > 0)
-          await insertEvents(tx, next.id, next.version, next.updatedAt_ms, events);
-        if (also !== undefined) await also(tx);
-        return true;
-      },
-      { ordered },
-    );
+    const ok = await this.sql
+      .transaction(
+        async (tx) => {
+          const n = await tx.execute(this.#updateSql(sets), params);
+          // An ordered write that lost the race throws, so that its answer waits until the
+          // winner's (maybe ordered, not yet durable) write is durable, as a refusal does.
+          if (n !== 1 && ordered) throw STALE;
+          if (n !== 1) return false;
+          if (newAgents !== undefined && newAgents.length > 0)
+            await addAgents(tx, next.id, newAgents);
+          if (events.length > 0)
+            await insertEvents(tx, next.id, next.version, next.updatedAt_ms, events);
+          if (also !== undefined) await also(tx);
+          return true;
+        },
+        { ordered },
+      )
+      .catch((error: unknown) => {
+        if (error === STALE) return false;
+        throw error;
+      });
     // Committed: the columns are now what `next` says (those left out already were).
     if (ok) this.#indexed.set(next, columns);
     return ok;
