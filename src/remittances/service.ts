@@ -1335,6 +1335,10 @@ export class RemittanceService {
       // The batch, and with it the intent (see #run), may or may not survive a restart: not
       // "recorded", but unknown until then (the client retries with the same key).
       if (error instanceof LedgerError && error.code === 'commit_unconfirmed') throw error;
+      // "The step is recorded" only once the intent is durable: no batch of the ledger's
+      // made it so here (an ordered write, see #run). A read answers once every commit
+      // before it is durable (commit_unconfirmed if that fails).
+      await this.repo.get(row.id);
       throw new RemitnetError('ledger_unavailable', intent.op, { cause: error });
     }
     const refused = results.some((r, i) => !acceptable(r, intent.transfers[i]!));
