@@ -1,18 +1,18 @@
 /**
  * A remitnet on one SQLite file whose WAL syncs the test completes by hand (as in
- * test/stores/wal-sync.test.ts), for the review of the `ordered` intent write.
+ * test/stores/wal-sync.test.ts), for the tests of the `ordered` intent write's answers.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { Ledger } from '../../src/ledger/ledger.ts';
-import { SqliteClient } from '../../src/stores/sql.ts';
-import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
-import { durableStore, WalSync } from '../../src/stores/wal-sync.ts';
-import { createRemitnet } from '../../src/remittances/remitnet.ts';
+import { Ledger } from '../../../src/ledger/ledger.ts';
+import { SqliteClient } from '../../../src/stores/sql.ts';
+import { SqliteStore } from '../../../src/stores/sqlite/sqlite-store.ts';
+import { durableStore, WalSync } from '../../../src/stores/wal-sync.ts';
+import { createRemitnet } from '../../../src/remittances/remitnet.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'remitnet-review-ordered-'));
+const dir = mkdtempSync(join(tmpdir(), 'remitnet-ordered-intent-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 export function manualSync() {

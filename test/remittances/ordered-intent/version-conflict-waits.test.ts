@@ -4,7 +4,7 @@
  * commit of the same step (its ledger batch) is synced before the answer.
  */
 import { describe, expect, it } from 'vitest';
-import { asAgent, createFrom, koreanCorridor } from '../remittances/support.ts';
+import { asAgent, createFrom, koreanCorridor } from '../support.ts';
 import { tracked, world } from './support.ts';
 
 describe('answers that depend on an ordered intent', () => {
