@@ -214,8 +214,10 @@ export class SqliteClient implements SqlClient {
       }
       // Only an ordered transaction whose fn succeeded answers early: one that threw has no
       // later commit of its caller's to cover what it read (another step's ordered intent,
-      // say), so its refusal waits like any other answer.
-      const early = group.map((t, i) => t.ordered && outcomes[i]!.ok);
+      // say), so its refusal waits like any other answer. None does once the log has failed:
+      // its caller would go on to write more to a log whose state is unknown.
+      const healthy = this.#walSync?.failure === undefined;
+      const early = group.map((t, i) => healthy && t.ordered && outcomes[i]!.ok);
       const settle = (now: boolean | undefined) =>
         group.forEach((t, i) => {
           if (now !== undefined && early[i] !== now) return;

@@ -417,3 +417,29 @@ describe('a remittance step on the connection the ledger shares', () => {
     }
   });
 });
+
+describe('an ordered transaction', () => {
+  it('answers before its sync, but not once the log has failed', async () => {
+    const db = new Database(join(dir, 'ordered.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    const m = manualSync();
+    const client = new SqliteClient(db, true, m.sync);
+    db.exec('CREATE TABLE t (v INTEGER)');
+    const ordered = () =>
+      client.transaction((t) => t.execute('INSERT INTO t (v) VALUES (1)'), { ordered: true });
+
+    await ordered(); // answered with no sync at all
+    expect(m.calls.length).toBe(0);
+    const read = tracked(client.query('SELECT v FROM t')); // a reader still waits for it
+    await turns();
+    expect(read.settled).toBe(false);
+    m.finish(0, new Error('EIO'));
+    await turns();
+    expect(String(read.error)).toMatch(/EIO/);
+
+    // The log's state is unknown now: an ordered write is refused like any other.
+    await expect(ordered()).rejects.toThrow(/EIO/);
+    await client.close().catch(() => undefined);
+  });
+});
