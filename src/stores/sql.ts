@@ -70,6 +70,16 @@ interface QueuedTransaction {
   readonly reject: (error: unknown) => void;
 }
 
+export interface SqliteClientOptions {
+  /**
+   * Called after each COMMIT the client makes (a group of transactions, or a write outside
+   * one), before any answer. The runtime passes the ledger store's noteCommitted: the
+   * client's commits grow the shared connection's WAL and must count toward a checkpoint.
+   * It must not throw, and it runs on every commit: keep it cheap.
+   */
+  readonly onCommit?: () => void;
+}
+
 /** Most transactions merged into one durable commit. */
 const GROUP_MAX = 512;
 
@@ -85,6 +95,7 @@ export class SqliteClient implements SqlClient {
   readonly #statements = new Map<string, Prepared>();
   readonly #ownsDb: boolean;
   readonly #walSync: WalSync | undefined;
+  readonly #onCommit: (() => void) | undefined;
   #queue: QueuedTransaction[] = [];
   #scheduled = false;
 
@@ -92,10 +103,16 @@ export class SqliteClient implements SqlClient {
    * `walSync`: the connection runs synchronous=NORMAL and its COMMITs are made durable off
    * the event loop (wal-sync.ts); every answer, read or write, waits for it.
    */
-  constructor(db: Database.Database, ownsDb = false, walSync?: WalSync) {
+  constructor(
+    db: Database.Database,
+    ownsDb = false,
+    walSync?: WalSync,
+    options: SqliteClientOptions = {},
+  ) {
     this.db = db;
     this.#ownsDb = ownsDb;
     this.#walSync = walSync;
+    this.#onCommit = options.onCommit;
   }
 
   /** Opens its own connection to a file (WAL, synchronous=FULL, bigint integers). */
@@ -133,7 +150,9 @@ export class SqliteClient implements SqlClient {
     params: readonly SqlValue[] = [],
   ): Promise<T[]> {
     const rows = this.queryNow<T>(sql, params);
-    if (this.#walSync !== undefined) await this.#answered(!this.prepare(sql).reader);
+    if (this.#walSync !== undefined || this.#onCommit !== undefined) {
+      await this.#answered(!this.prepare(sql).reader);
+    }
     return rows;
   }
 
@@ -165,8 +184,10 @@ export class SqliteClient implements SqlClient {
    * and the transaction's own COMMIT waits for it anyway.
    */
   async #answered(wrote: boolean): Promise<void> {
+    if (this.db.inTransaction) return;
+    if (wrote) this.#onCommit?.();
     const sync = this.#walSync;
-    if (sync === undefined || this.db.inTransaction) return;
+    if (sync === undefined) return;
     if (wrote) sync.committed();
     await sync.durable();
   }
@@ -212,6 +233,7 @@ export class SqliteClient implements SqlClient {
         answers.push(() => group.forEach((t) => t.reject(error)));
         continue;
       }
+      this.#onCommit?.();
       // Only an ordered transaction whose fn succeeded answers early: one that threw has no
       // later commit of its caller's to cover what it read (another step's ordered intent,
       // say), so its refusal waits like any other answer. None does once the log has failed:
