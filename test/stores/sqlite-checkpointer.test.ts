@@ -1,8 +1,8 @@
 /**
- * SQLite's background checkpointer failing. The store turns SQLite's autocheckpoint off
- * for its connection and leaves copying the WAL back to a worker thread; if that thread
- * dies or its checkpoints keep failing, the store must checkpoint on its own connection
- * again (else the WAL grows until the disk is full, and nobody is told) and say so.
+ * SQLite's background checkpointer failing. The store leaves copying the WAL back to a
+ * worker thread (SQLite's autocheckpoint on its own connection stays only as a backstop,
+ * at 4000 pages); if that thread dies or its checkpoints keep failing, the store must
+ * checkpoint on its own connection as SQLite does by default (1000 pages) and say so.
  *
  * The failures are staged through `checkpointStatementForTests`: a statement that does
  * not prepare kills the thread as it starts; one that fails when run (malformed JSON, a
@@ -141,10 +141,10 @@ describe('SQLite background checkpointer failure', () => {
       // The statement prepares: the thread runs, and fails only when it checkpoints.
       await new Promise((r) => setTimeout(r, 300));
       expect(l.store.checkpointer).toEqual({ mode: 'background' });
-      expect(l.store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0n);
+      expect(l.store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000n);
       // It checkpoints 200 ms after the last commit (the accounts: the first failure) or
-      // after 10,000 committed rows (about one a batch here), and gives up at the third
-      // failure in a row.
+      // once 1000 WAL frames wait (after about 3 batches here, then after every batch while
+      // they keep waiting), and gives up at the third failure in a row.
       let batches = 0;
       while (l.store.checkpointer.mode === 'background' && batches < 40) {
         await l.batch();
@@ -189,7 +189,7 @@ describe('SQLite background checkpointer failure', () => {
       rows.next();
       await vi.waitFor(() => expect(l.store.checkpointer.mode).toBe('inline'), { timeout: 5000 });
       rows.return?.();
-      expect(l.store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(0n);
+      expect(l.store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(4000n);
       await l.batch();
       expect(l.store.db.pragma('wal_autocheckpoint', { simple: true })).toBe(1000n);
       expect(await writeBatches(l, path, 20)).toBeLessThan(16 * MiB);

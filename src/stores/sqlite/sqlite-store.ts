@@ -29,10 +29,14 @@
  *   (checkpoint) is not needed for that, so a worker thread does it on its own connection
  *   (Checkpointer, below) instead of the commit that crosses wal_autocheckpoint. It copies
  *   each page once however many commits rewrote it (index leaves are rewritten by almost
- *   every big batch). With autocheckpoint off, a dead checkpointer would let the WAL grow
- *   without bound, silently: if its thread exits or errs, or its checkpoints fail (not
- *   busy) 3 times in a row, the store turns SQLite's autocheckpoint back on for its
- *   connection (1000 pages, as 'inline') and says why in `checkpointer`;
+ *   every big batch). It checkpoints once the WAL holds 1000 frames not yet copied back,
+ *   whoever committed them (a SqliteClient sharing the connection tells it through
+ *   `noteCommitted`). SQLite's autocheckpoint stays on at 4000 pages as a backstop
+ *   (WAL_BACKSTOP_PAGES): a passive checkpoint on another thread cannot always catch up
+ *   with a busy writer, and the WAL restarts only once it has. A dead checkpointer is not
+ *   left silent either: if its thread exits or errs, or its checkpoints fail (not busy) 3
+ *   times in a row, the store sets the autocheckpoint to 1000 pages (as 'inline') and
+ *   says why in `checkpointer`;
  * - account history is indexed in bulk (schema.ts, migrations 3 and 4): indexing every
  *   transfer by account as it was written put a batch's ~16,000 index entries on ~16,000
  *   random leaf pages, so each commit rewrote most of two indexes. Every
@@ -137,9 +141,10 @@ export interface SqliteStoreOptions {
   readonly busyTimeout_ms?: number;
   /**
    * Who copies the WAL back into the database file. 'background' (default for files): a
-   * worker thread with its own connection, so commits never wait for it; 'inline': SQLite's
-   * autocheckpoint, run by the commit that crosses 1000 WAL pages. 'background' turns into
-   * 'inline' if the worker fails (`SqliteStore.checkpointer` says why).
+   * worker thread with its own connection, so commits do not wait for it (but for a
+   * backstop, WAL_BACKSTOP_PAGES); 'inline': SQLite's autocheckpoint, run by the commit
+   * that crosses 1000 WAL pages. 'background' turns into 'inline' if the worker fails
+   * (`SqliteStore.checkpointer` says why).
    */
   readonly checkpoint?: 'background' | 'inline';
   /**
@@ -170,6 +175,19 @@ export interface SqliteStoreOptions {
   readonly balanceFoldEvery?: number;
 }
 
+/**
+ * SQLite's autocheckpoint while the background checkpointer runs: only a backstop. The
+ * worker checkpoints at 1000 frames (see CHECKPOINT_WORKER), passively, on its own
+ * connection, and the WAL starts again from its beginning only when a write transaction
+ * begins with every frame copied back. A writer that commits faster than a checkpoint
+ * (two fsyncs and the copy) can finish never lets that happen: a test rewriting 64 pages
+ * per commit in a loop reached 12,000-13,000 frames of its 16,000 with the worker alone.
+ * Past this many pages the committing connection checkpoints itself, copying only what
+ * the worker has not yet, and the WAL restarts. It costs the event loop that copy and two
+ * fsyncs, so it should stay rare: the ledger benchmark (WAL at most 2084 frames, measured
+ * after every commit) and bench/api.ts (at most 1331) did not reach it.
+ */
+const WAL_BACKSTOP_PAGES = 4000;
 const ROWS_PER_INSERT = 256;
 const ROWS_PER_UPDATE = 512;
 const ACCOUNT_UPDATE_PARAMS = 6;
@@ -238,8 +256,6 @@ export class SqliteStore implements LedgerStore {
   #checkpointFailure: string | undefined;
   /** The autocheckpoint is still to be turned back on (see #restoreAutocheckpoint). */
   #autocheckpointDue = false;
-  /** Rows the current transaction wrote: how much it grew the WAL, roughly. */
-  #rowsWritten = 0;
 
   readonly #historyIndexEvery: number;
   /** Transfers newer than the history index (-1: not known, count them). */
@@ -302,7 +318,7 @@ export class SqliteStore implements LedgerStore {
       await migrateSqlite(db);
       const store = new SqliteStore(db, options);
       if (options.path !== ':memory:' && options.path !== '' && options.checkpoint !== 'inline') {
-        db.pragma('wal_autocheckpoint = 0');
+        db.pragma(`wal_autocheckpoint = ${WAL_BACKSTOP_PAGES}`);
         store.#background = true;
         store.#checkpointer = new Checkpointer(
           db.name,
@@ -443,7 +459,6 @@ export class SqliteStore implements LedgerStore {
       const base = this.#nextTimestamp(now);
       const outcome = executeAccounts({ account: (id) => this.#account(id) }, events, base);
       const insert = this.#stmt.insertAccount;
-      this.#rowsWritten += outcome.accounts.length;
       for (const a of outcome.accounts) {
         insert.run(
           a.timestamp,
@@ -585,7 +600,6 @@ export class SqliteStore implements LedgerStore {
   #write<T>(fn: () => { value: T; after: () => void }): T {
     if (this.#autocheckpointDue) this.#restoreAutocheckpoint();
     this.db.exec('BEGIN IMMEDIATE');
-    this.#rowsWritten = 0;
     this.#txBase = MAX_I64; // no postings to take back unless a transfer batch sets it
     let committed = false;
     this.#writing = true;
@@ -594,7 +608,7 @@ export class SqliteStore implements LedgerStore {
       const { value, after } = fn();
       this.db.exec('COMMIT');
       committed = true;
-      this.#checkpointer?.committed(this.#rowsWritten);
+      this.#checkpointer?.committed();
       after();
       return value;
     } catch (error) {
@@ -684,7 +698,6 @@ export class SqliteStore implements LedgerStore {
     if (this.#journalEntries + changed.length <= this.#balanceFoldEvery) {
       for (const a of changed) assertBalances(a);
       const info = this.#stmt.insertJournal.run(packAccountBalances(changed));
-      this.#rowsWritten += (changed.length + 1) >> 1;
       return { folded: false, seq: BigInt(info.lastInsertRowid) };
     }
     const state = new Map<bigint, Balances>(journal);
@@ -694,7 +707,6 @@ export class SqliteStore implements LedgerStore {
     const marker = (this.#stmt.journalMaxSeq.get() as bigint) + 1n;
     this.#stmt.clearJournal.run();
     this.#stmt.insertJournalMarker.run(marker);
-    this.#rowsWritten += keys.length;
     return { folded: true, seq: marker };
   }
 
@@ -772,7 +784,6 @@ export class SqliteStore implements LedgerStore {
       i += rows;
     }
     this.#stmt.raiseIndexedUpto.run(upto);
-    this.#rowsWritten += accounts.length;
     this.#unindexed = 0;
     return true;
   }
@@ -948,7 +959,6 @@ export class SqliteStore implements LedgerStore {
   }
 
   #persist(w: LedgerWrites): void {
-    this.#rowsWritten += w.transfers.length + w.pendingCreated.length + w.pendingResolved.length;
     this.#insertTransferRows(w.transfers);
     const insertPending = this.#stmt.insertPending;
     for (const p of w.pendingCreated) insertPending.run(p.timestamp, p.expiresAt);
@@ -1324,6 +1334,16 @@ export class SqliteStore implements LedgerStore {
     );
   }
 
+  /**
+   * Another writer on this connection (a SqliteClient sharing it, runtime.ts) committed:
+   * wakes the background checkpointer, which then looks at the WAL (see Checkpointer). Its
+   * commits grow the WAL as the store's own do, so they must count toward a checkpoint.
+   * Cheap (two atomic operations); nothing when SQLite's autocheckpoint does the job.
+   */
+  noteCommitted(): void {
+    this.#checkpointer?.committed();
+  }
+
   /** Who copies the WAL back into the database file, and why not the worker if it failed. */
   get checkpointer(): SqliteCheckpointerStatus {
     if (this.#checkpointFailure !== undefined) {
@@ -1385,7 +1405,7 @@ export class SqliteStore implements LedgerStore {
  * store can checkpoint itself. Not after stop().
  */
 class Checkpointer {
-  /** [0]: rows committed so far (wrapping); [1]: 1 when asked to stop. */
+  /** [0]: commits so far (wrapping); [1]: 1 when asked to stop. */
   readonly #signal = new Int32Array(new SharedArrayBuffer(8));
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
@@ -1425,8 +1445,9 @@ class Checkpointer {
     });
   }
 
-  committed(rows: number): void {
-    Atomics.add(this.#signal, 0, Math.max(rows, 1));
+  /** A commit on the store's connection (the store's own, or a SqliteClient's sharing it). */
+  committed(): void {
+    Atomics.add(this.#signal, 0, 1);
     Atomics.notify(this.#signal, 0);
   }
 
@@ -1444,12 +1465,26 @@ class Checkpointer {
 const CHECKPOINT_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-// Checkpoint once ROWS rows were committed since the last one, or IDLE_MS after the last
-// commit. 10,000 rather than 1,000 rows (about SQLite's 1000-page autocheckpoint for small
-// commits): batches of 100 used ~30% less CPU, since pages rewritten by many commits (the
-// accounts, index interiors) are copied once; the WAL grows to tens of MB between copies.
-const ROWS = 10000;
+// When to checkpoint: after each commit the thread reads the WAL's size with
+// PRAGMA wal_checkpoint(NOOP) (SQLite 3.51+: no work, no lock; it answers the frames in the
+// WAL and how many of them are already copied back, about 7 us) and checkpoints once
+// FRAMES frames wait to be copied back, or IDLE_MS after the last commit.
+//
+// It used to count the rows the ledger store wrote (10,000), but rows say little about
+// pages: a ledger batch of 8189 transfers writes ~325 frames, a remittance through the API
+// ~120-150 frames for ~15 ledger rows, and the SQL client's commits were not counted at
+// all. Under bench/api.ts a checkpoint came every ~12,600 frames and the WAL file reached
+// 60,000-85,000 frames (250-350 MB). FRAMES is SQLite's own autocheckpoint default.
+const FRAMES = 1000;
 const IDLE_MS = 200;
+// The WAL only starts again from its beginning when a write transaction begins with every
+// frame copied back. A passive checkpoint copies what was committed when it started, and a
+// busy writer commits more meanwhile, so under steady load it never quite catches up and
+// the WAL file grows however often it runs. So once the WAL holds FRAMES or more, the
+// thread checkpoints after every commit until one catches up (each is shorter: it copies
+// only what came in during the last); the writer then restarts the WAL. The store keeps
+// SQLite's autocheckpoint as a backstop for a writer this does not catch.
+//
 // A busy checkpoint is normal (another connection checkpoints, or is recovering the WAL):
 // a later commit asks again. Any other failure (disk full, I/O error) is unlikely to pass
 // by itself; after FAILURES_MAX in a row the thread gives up and says why, and the store
@@ -1460,20 +1495,33 @@ const describe = (error) => String(error?.code ?? 'error') + ': ' + String(error
 function run() {
   const signal = workerData.signal;
   const db = new Database(workerData.path);
+  const version = db.prepare('SELECT sqlite_version()').pluck().get();
+  const [major, minor] = version.split('.').map(Number);
+  // Older versions take an unknown mode for PASSIVE: every commit would checkpoint.
+  if (major < 3 || (major === 3 && minor < 51)) {
+    throw new Error('SQLite ' + version + ' has no wal_checkpoint(NOOP) (3.51 or later)');
+  }
   db.pragma('synchronous = ' + workerData.synchronous);
   db.pragma('busy_timeout = 0');
+  const wal = db.prepare('PRAGMA wal_checkpoint(NOOP)').raw();
   const checkpoint = db.prepare(workerData.statement);
   let failures = 0;
-  let done = 0;
+  let seen = 0;
+  let pending = false; // commits came since the last checkpoint
   while (Atomics.load(signal, 1) === 0) {
     const now = Atomics.load(signal, 0);
-    const behind = (now - done) | 0;
-    if (behind < ROWS) {
-      const r = Atomics.wait(signal, 0, now, behind === 0 ? 1000 : IDLE_MS);
+    if (now === seen) {
+      const r = Atomics.wait(signal, 0, now, pending ? IDLE_MS : 1000);
       if (Atomics.load(signal, 1) === 1) break;
-      if (r !== 'timed-out' || behind === 0) continue;
+      if (r !== 'timed-out' || !pending) continue;
+    } else {
+      seen = now;
+      pending = true;
+      // [busy, frames in the WAL, frames copied back]
+      const [, frames, copied] = wal.get();
+      if (frames - copied < FRAMES && (frames < FRAMES || frames === copied)) continue;
     }
-    done = now;
+    pending = false;
     try {
       checkpoint.all();
       failures = 0;
