@@ -1517,9 +1517,15 @@ function run() {
     } else {
       seen = now;
       pending = true;
-      // [busy, frames in the WAL, frames copied back]
-      const [, frames, copied] = wal.get();
-      if (frames - copied < FRAMES && (frames < FRAMES || frames === copied)) continue;
+      let due = true;
+      try {
+        // [busy, frames in the WAL, frames copied back]
+        const [, frames, copied] = wal.get();
+        due = frames - copied >= FRAMES || (frames >= FRAMES && frames !== copied);
+      } catch {
+        // Not known (the WAL being recovered?): the checkpoint below tells busy from failing.
+      }
+      if (!due) continue;
     }
     pending = false;
     try {
