@@ -1466,7 +1466,7 @@ const CHECKPOINT_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 // When to checkpoint: after each commit the thread reads the WAL's size with
-// PRAGMA wal_checkpoint(NOOP) (SQLite 3.51+: no work, no lock; it answers the frames in the
+// PRAGMA wal_checkpoint(NOOP) (SQLite 3.51+: it copies nothing and answers the frames in the
 // WAL and how many of them are already copied back, about 7 us) and checkpoints once
 // FRAMES frames wait to be copied back, or IDLE_MS after the last commit.
 //
