@@ -18,8 +18,6 @@ import { Ledger } from '../../src/ledger/ledger.ts';
 import { SqliteClient } from '../../src/stores/sql.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import { durableStore, WalSync } from '../../src/stores/wal-sync.ts';
-import { createRemitnet } from '../../src/remittances/remitnet.ts';
-import { asAgent, createFrom, koreanCorridor } from '../remittances/support.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'remitnet-walsync-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -336,84 +334,6 @@ describe('the fsync deadline setting', () => {
       expect(() => loadConfig({ REMITNET_FSYNC_DEADLINE_MS: bad })).toThrow(
         /REMITNET_FSYNC_DEADLINE_MS must be a whole number of milliseconds/,
       );
-    }
-  });
-});
-
-describe('a remittance step on the connection the ledger shares', () => {
-  /** A remitnet on one file whose WAL syncs the test completes (or fails) by hand. */
-  async function world(name: string) {
-    const store = await SqliteStore.open({
-      path: join(dir, name),
-      synchronous: 'NORMAL',
-      checkpoint: 'inline',
-    });
-    const m = manualSync();
-    const sql = new SqliteClient(store.db, false, m.sync);
-    const ledger = new Ledger(durableStore(store, m.sync));
-    let finished = 0;
-    /** Completes every sync as it starts; answers `p`'s value and how many syncs it took. */
-    const drive = async <T>(p: Promise<T>): Promise<{ value: T; syncs: number }> => {
-      let value: T | undefined;
-      const state = tracked(p.then((v) => (value = v)));
-      const before = finished; // a sync `p` started before this call is counted too
-      while (!state.settled) {
-        await turns();
-        while (finished < m.calls.length) m.finish(finished++);
-      }
-      if (state.error !== undefined) throw state.error;
-      return { value: value as T, syncs: finished - before };
-    };
-    const { value: rn } = await drive(
-      createRemitnet({
-        ledger,
-        sql,
-        config: { payoutCodeSecret: 'test-secret-0123456789abcdef' },
-      }),
-    );
-    const close = async () => {
-      await ledger.close();
-      store.db.close();
-    };
-    return { rn, m, drive, close };
-  }
-
-  it('waits for two syncs, not three: its intent is durable once the ledger batch after it is', async () => {
-    const { rn, drive, close } = await world('step-syncs.db');
-    try {
-      const c = (await drive(koreanCorridor(rn, { hops: 1 }))).value;
-      await drive(rn.network.reportCash(c.hyesan.id, 'CNY', 5_000_000n, asAgent(c.hyesan)));
-      const made = (await drive(createFrom(rn, c))).value;
-      // Intent (answered once committed), ledger batch (synced: the intent with it), outcome.
-      expect((await drive(rn.remittances.fund(made.id, asAgent(c.seoul)))).syncs).toBe(2);
-      // The payout agent's acceptance claims its cash in the intent's transaction.
-      const accepted = await drive(rn.remittances.accept(made.id, asAgent(c.hyesan)));
-      expect(accepted.syncs).toBe(2);
-      expect(accepted.value.state).toBe('ready');
-      const paid = await drive(
-        rn.remittances.payout(made.id, { code: made.code }, asAgent(c.hyesan)),
-      );
-      expect(paid.syncs).toBe(2);
-      expect(paid.value.state).toBe('completed');
-    } finally {
-      await close();
-    }
-  });
-
-  it('answers commit_unconfirmed when the sync after its ledger batch fails: whether it happened is unknown', async () => {
-    const { rn, m, drive, close } = await world('step-sync-fails.db');
-    try {
-      const c = (await drive(koreanCorridor(rn, { hops: 1 }))).value;
-      const made = (await drive(createFrom(rn, c))).value;
-      const fund = tracked(rn.remittances.fund(made.id, asAgent(c.seoul)));
-      const next = m.calls.length; // every earlier sync has completed (drive)
-      while (m.calls.length === next) await turns();
-      m.finish(next, new Error('EIO')); // the first sync the step waits for
-      while (!fund.settled) await turns();
-      expect(fund.error).toBeInstanceOf(LedgerError);
-      expect((fund.error as LedgerError).code).toBe('commit_unconfirmed');
-    } finally {
-      await close().catch(() => undefined);
     }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Review of the `ordered` intent write (SqlClient TransactionOptions): an answer that
+ * The `ordered` intent write (SqlClient TransactionOptions): an answer that
  * depends on an ordered commit must still wait for a sync that covers it, unless a later
  * commit of the same step (its ledger batch) is synced before the answer.
  */
