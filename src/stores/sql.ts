@@ -238,7 +238,8 @@ export class SqliteClient implements SqlClient {
       // later commit of its caller's to cover what it read (another step's ordered intent,
       // say), so its refusal waits like any other answer. None does once the log has failed:
       // its caller would go on to write more to a log whose state is unknown.
-      const healthy = this.#walSync?.failure === undefined;
+      const sync = this.#walSync;
+      const healthy = sync?.failure === undefined;
       const early = group.map((t, i) => healthy && t.ordered && outcomes[i]!.ok);
       const settle = (now: boolean | undefined) =>
         group.forEach((t, i) => {
@@ -247,7 +248,11 @@ export class SqliteClient implements SqlClient {
           if (o.ok) t.resolve(o.value);
           else t.reject(o.error);
         });
-      const sync = this.#walSync;
+      /** Refuses every caller not answered early. */
+      const refuse = (error: unknown) =>
+        group.forEach((t, i) => {
+          if (!early[i]) t.reject(error);
+        });
       if (sync === undefined) {
         answers.push(() => settle(undefined));
         continue;
@@ -260,22 +265,11 @@ export class SqliteClient implements SqlClient {
       if (early.every(Boolean)) continue;
       const failed = sync.failure;
       if (failed !== undefined) {
-        answers.push(() => {
-          group.forEach((t, i) => {
-            if (!early[i]) t.reject(failed);
-          });
-        });
+        answers.push(() => refuse(failed));
         continue;
       }
       // Completes in an I/O callback, never between this loop's groups.
-      sync.durable().then(
-        () => settle(false),
-        (error: unknown) => {
-          group.forEach((t, i) => {
-            if (!early[i]) t.reject(error);
-          });
-        },
-      );
+      sync.durable().then(() => settle(false), refuse);
     }
     this.#scheduled = false;
     for (const answer of answers) answer();

@@ -1521,7 +1521,7 @@ function run() {
       try {
         // [busy, frames in the WAL, frames copied back]
         const [, frames, copied] = wal.get();
-        due = frames - copied >= FRAMES || (frames >= FRAMES && frames !== copied);
+        due = frames >= FRAMES && frames !== copied;
       } catch {
         // Not known (the WAL being recovered?): the checkpoint below tells busy from failing.
       }
