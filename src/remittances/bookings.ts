@@ -2,7 +2,12 @@
  * The ledger transfers of each remittance step (docs/accounting.md shows them worked out).
  *
  * Owns: turning a route's legs into transfers, with ids derived from (remittance, attempt,
- * leg, purpose), so re-driving a step after a crash books nothing twice (`exists`).
+ * leg, purpose), so re-driving a step after a crash books nothing twice (`exists`). A
+ * remittance created since transfer ids were time-ordered (`RemittanceRow.transferIds`)
+ * derives ids that lead with its own id's milliseconds (`transferId`): the transfers of the
+ * remittances in flight then sit together at the end of the ledger's id index, where a
+ * commit rewrites a few pages, instead of one random page each (measured under bench:api:
+ * 11.1 WAL frames a remittance for that index before, 1.2 after).
  * Never: a decision about state; the service decides which step runs.
  *
  * Per leg i of the route (agent a_i receives in_i in currency C_i, keeps commission c_i):
@@ -25,19 +30,44 @@ import {
 } from '../network/accounts.ts';
 import type { QuoteLeg } from '../network/types.ts';
 
-export function fundingId(remittanceId: string): bigint {
-  return derivedId('rt', remittanceId, 'fund');
+/** What a remittance's transfer ids derive from: its row has both fields. */
+export interface TransferKey {
+  readonly id: string;
+  /** 'time': ids lead with the remittance id's milliseconds; absent: hashed (rows before). */
+  readonly transferIds?: 'time';
+}
+
+const LOW_80 = (1n << 80n) - 1n;
+const REMITTANCE_MS = /^[0-9a-f]{12}/;
+
+/**
+ * A transfer id of the remittance: a hash of (remittance, parts). Time-ordered keys put
+ * the remittance id's top 48 bits (the milliseconds of its time-ordered id, ../ledger/
+ * ids.ts) above the hash's low 80 bits, so ids stay unique per name and still sort by the
+ * remittance's creation time. A row without `transferIds` keeps the ids its steps already
+ * booked: a step re-driven after an upgrade must derive the same id to answer `exists`.
+ */
+export function transferId(key: TransferKey, ...parts: readonly string[]): bigint {
+  const hashed = derivedId('rt', key.id, ...parts);
+  if (key.transferIds !== 'time') return hashed;
+  const ms = REMITTANCE_MS.exec(key.id);
+  if (ms === null) throw new Error(`remittance id ${key.id} does not start with its time`);
+  return (BigInt('0x' + ms[0]) << 80n) | (hashed & LOW_80);
+}
+
+export function fundingId(key: TransferKey): bigint {
+  return transferId(key, 'fund');
 }
 
 export function fundingTransfer(
-  remittanceId: string,
+  key: TransferKey,
   originAgentId: string,
   cur: CurrencyCode,
   amountMinor: bigint,
   timeout_s: number,
 ): TransferInput {
   return {
-    id: fundingId(remittanceId),
+    id: fundingId(key),
     debitAccountId: positionId(originAgentId, cur),
     creditAccountId: inFlightId(cur),
     amount: amountMinor,
@@ -50,15 +80,14 @@ export function fundingTransfer(
 
 /** The reservations an agent takes on when it funds (leg 0) or accepts (leg i). */
 export function legTransfers(
-  remittanceId: string,
+  key: TransferKey,
   attempt: number,
   leg: QuoteLeg,
   isPayout: boolean,
   timeout_s: number,
 ): TransferInput[] {
   const out: TransferInput[] = [];
-  const id = (purpose: string) =>
-    derivedId('rt', remittanceId, `a${attempt}`, `leg${leg.index}`, purpose);
+  const id = (purpose: string) => transferId(key, `a${attempt}`, `leg${leg.index}`, purpose);
   const pending = (
     purpose: string,
     debit: bigint,
@@ -132,18 +161,18 @@ export function linked(transfers: readonly TransferInput[]): TransferInput[] {
   }));
 }
 
-export function postAll(remittanceId: string, reserved: readonly string[]): TransferInput[] {
+export function postAll(key: TransferKey, reserved: readonly string[]): TransferInput[] {
   return reserved.map((hex) => ({
-    id: derivedId('rt', remittanceId, 'post', hex),
+    id: transferId(key, 'post', hex),
     pendingId: hexToId(hex)!,
     flags: TransferFlags.postPending,
   }));
 }
 
 /** Voids are not linked: one already released (voided or expired) must not block others. */
-export function voidAll(remittanceId: string, reserved: readonly string[]): TransferInput[] {
+export function voidAll(key: TransferKey, reserved: readonly string[]): TransferInput[] {
   return reserved.map((hex) => ({
-    id: derivedId('rt', remittanceId, 'void', hex),
+    id: transferId(key, 'void', hex),
     pendingId: hexToId(hex)!,
     flags: TransferFlags.voidPending,
   }));
@@ -151,14 +180,14 @@ export function voidAll(remittanceId: string, reserved: readonly string[]): Tran
 
 /** Posts part of the funding (the cancellation fee) and books it as the origin's commission. */
 export function cancellationFee(
-  remittanceId: string,
+  key: TransferKey,
   originAgentId: string,
   cur: CurrencyCode,
   feeMinor: bigint,
   fundingPosted: boolean,
 ): TransferInput[] {
   const fee: TransferInput = {
-    id: derivedId('rt', remittanceId, 'cancel_fee'),
+    id: transferId(key, 'cancel_fee'),
     debitAccountId: inFlightId(cur),
     creditAccountId: commissionId(originAgentId, cur),
     amount: feeMinor,
@@ -168,8 +197,8 @@ export function cancellationFee(
   if (fundingPosted) return [fee];
   return linked([
     {
-      id: derivedId('rt', remittanceId, 'post_fee'),
-      pendingId: fundingId(remittanceId),
+      id: transferId(key, 'post_fee'),
+      pendingId: fundingId(key),
       amount: feeMinor,
       flags: TransferFlags.postPending,
     },
@@ -179,13 +208,13 @@ export function cancellationFee(
 
 /** Returns posted funding to the origin agent (it hands the cash back to the sender). */
 export function reverseFunding(
-  remittanceId: string,
+  key: TransferKey,
   originAgentId: string,
   cur: CurrencyCode,
   amountMinor: bigint,
 ): TransferInput {
   return {
-    id: derivedId('rt', remittanceId, 'reverse_funding'),
+    id: transferId(key, 'reverse_funding'),
     debitAccountId: inFlightId(cur),
     creditAccountId: positionId(originAgentId, cur),
     amount: amountMinor,
@@ -194,10 +223,10 @@ export function reverseFunding(
   };
 }
 
-export function postFunding(remittanceId: string): TransferInput {
+export function postFunding(key: TransferKey): TransferInput {
   return {
-    id: derivedId('rt', remittanceId, 'hold_funding'),
-    pendingId: fundingId(remittanceId),
+    id: transferId(key, 'hold_funding'),
+    pendingId: fundingId(key),
     flags: TransferFlags.postPending,
   };
 }
@@ -207,13 +236,13 @@ export function postFunding(remittanceId: string): TransferInput {
  * by its timeout: the origin owes the sender's cash again, exactly as a posted funding.
  */
 export function rebookFunding(
-  remittanceId: string,
+  key: TransferKey,
   originAgentId: string,
   cur: CurrencyCode,
   amountMinor: bigint,
 ): TransferInput {
   return {
-    id: derivedId('rt', remittanceId, 'hold_funding_rebooked'),
+    id: transferId(key, 'hold_funding_rebooked'),
     debitAccountId: positionId(originAgentId, cur),
     creditAccountId: inFlightId(cur),
     amount: amountMinor,
@@ -227,7 +256,7 @@ export function rebookFunding(
  * that agent owed for this remittance, and owes the agent that refunds the sender instead.
  */
 export function writeOffTransfers(
-  remittanceId: string,
+  key: TransferKey,
   originAgentId: string,
   refundViaAgentId: string,
   cur: CurrencyCode,
@@ -236,7 +265,7 @@ export function writeOffTransfers(
   const ledger = ledgerOf(cur);
   return linked([
     {
-      id: derivedId('rt', remittanceId, 'write_off'),
+      id: transferId(key, 'write_off'),
       debitAccountId: writeOffId(cur),
       creditAccountId: positionId(originAgentId, cur),
       amount: amountMinor,
@@ -244,7 +273,7 @@ export function writeOffTransfers(
       code: TransferCode.writeOff,
     },
     {
-      id: derivedId('rt', remittanceId, 'refund_by_agent'),
+      id: transferId(key, 'refund_by_agent'),
       debitAccountId: inFlightId(cur),
       creditAccountId: positionId(refundViaAgentId, cur),
       amount: amountMinor,
@@ -277,10 +306,10 @@ export function assertRouteBalanced(
     net.set(t.debitAccountId!, (net.get(t.debitAccountId!) ?? 0n) - amount);
     net.set(t.creditAccountId!, (net.get(t.creditAccountId!) ?? 0n) + amount);
   };
-  add(fundingTransfer(remittanceId, originAgentId, sendCurrency, sendMinor, 1));
-  legs.forEach((leg, i) =>
-    legTransfers(remittanceId, 0, leg, i === legs.length - 1, 1).forEach(add),
-  );
+  // Only the amounts count here, not the ids.
+  const key = { id: remittanceId };
+  add(fundingTransfer(key, originAgentId, sendCurrency, sendMinor, 1));
+  legs.forEach((leg, i) => legTransfers(key, 0, leg, i === legs.length - 1, 1).forEach(add));
   for (const leg of legs) {
     for (const cur of [leg.currencyIn, leg.currencyOut]) {
       const left = net.get(inFlightId(cur)) ?? 0n;

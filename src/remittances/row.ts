@@ -65,6 +65,12 @@ export interface RemittanceRow extends Remittance {
   readonly quotedDeliverAmountMinor?: bigint;
   /** When the ledger releases the reservations by itself (payout deadline + grace). */
   readonly reservationDeadline_ms?: number;
+  /**
+   * How its ledger transfer ids are derived (bookings.ts, transferId): 'time' on every
+   * remittance created since they lead with its id's time; absent on rows written before,
+   * whose steps keep the hashed ids they booked.
+   */
+  readonly transferIds?: 'time';
   readonly intent?: StepIntent;
 }
 
@@ -82,6 +88,7 @@ export function toPublic(r: RemittanceRow): Remittance {
     reservationDeadline_ms: _i,
     intent: _j,
     quotedDeliverAmountMinor: _k,
+    transferIds: _l,
     ...pub
   } = r;
   return pub;

@@ -293,6 +293,7 @@ export class RemittanceService {
     const code = newPayoutCode();
     const row: RemittanceRow = {
       id,
+      transferIds: 'time',
       idempotencyKey: input.idempotencyKey,
       state: 'created',
       version: 1,
@@ -419,13 +420,13 @@ export class RemittanceService {
     const timeout = timeoutFor(reservationDeadline, now);
     await this.#ensureCurrencies(row.legs);
     const funding = fundingTransfer(
-      id,
+      row,
       row.originAgentId,
       row.sendCurrency,
       row.sendAmountMinor,
       timeout,
     );
-    const leg0 = legTransfers(id, row.attempt, row.legs[0]!, false, timeout);
+    const leg0 = legTransfers(row, row.attempt, row.legs[0]!, false, timeout);
     const transfers = linked([funding, ...leg0]);
     const first = row.legs[1]!;
     const success: RemittanceRow = {
@@ -486,7 +487,7 @@ export class RemittanceService {
     await this.#network.checkRoute([leg]); // the agent, and the link that brings it the value
     const last = hop === row.legs.length - 1;
     const timeout = timeoutFor(row.reservationDeadline_ms!, now);
-    const transfers = linked(legTransfers(id, row.attempt, leg, last, timeout));
+    const transfers = linked(legTransfers(row, row.attempt, leg, last, timeout));
     const success: RemittanceRow = last
       ? {
           ...withoutAwaiting(row),
@@ -578,7 +579,7 @@ export class RemittanceService {
         await this.#wrongProof(row, actor, 'id_document');
       }
     }
-    const transfers = linked(postAll(id, row.reserved));
+    const transfers = linked(postAll(row, row.reserved));
     const success: RemittanceRow = { ...row, state: 'completed', reserved: [] };
     const agents = row.legs.map((l) => l.agentId);
     return toPublic(
@@ -829,7 +830,7 @@ export class RemittanceService {
     }
     await this.#network.ensureCurrency(row.sendCurrency);
     const transfers = writeOffTransfers(
-      id,
+      row,
       row.originAgentId,
       via.id,
       row.sendCurrency,
@@ -1035,24 +1036,18 @@ export class RemittanceService {
     feeMinor: bigint,
     event: RemittanceEvent = 'refunded',
   ): Plan {
-    const fid = hex(fundingId(row.id));
+    const fid = hex(fundingId(row));
     const transfers: TransferInput[] = [];
     const toVoid = feeMinor > 0n ? row.reserved.filter((h) => h !== fid) : row.reserved;
-    transfers.push(...voidAll(row.id, toVoid));
+    transfers.push(...voidAll(row, toVoid));
     if (feeMinor > 0n) {
       transfers.push(
-        ...cancellationFee(
-          row.id,
-          row.originAgentId,
-          row.sendCurrency,
-          feeMinor,
-          row.fundingPosted,
-        ),
+        ...cancellationFee(row, row.originAgentId, row.sendCurrency, feeMinor, row.fundingPosted),
       );
     }
     if (row.fundingPosted) {
       transfers.push(
-        reverseFunding(row.id, row.originAgentId, row.sendCurrency, row.sendAmountMinor - feeMinor),
+        reverseFunding(row, row.originAgentId, row.sendCurrency, row.sendAmountMinor - feeMinor),
       );
     }
     const refund = row.sendAmountMinor - feeMinor;
@@ -1076,24 +1071,24 @@ export class RemittanceService {
   }
 
   #holdPlan(row: RemittanceRow, agentId: string, actor: Actor, reason: string): Plan {
-    const fid = hex(fundingId(row.id));
+    const fid = hex(fundingId(row));
     const transfers: TransferInput[] = [];
     if (row.reserved.includes(fid)) {
       if (this.#clock() < row.reservationDeadline_ms!) {
-        transfers.push(postFunding(row.id));
+        transfers.push(postFunding(row));
       } else {
         // The ledger has released the funding by itself (the sweeper was down past its
         // timeout): it cannot be posted. The origin still holds the sender's cash, so book
         // that debt anew, after voiding the reservation in case it has not expired yet.
         transfers.push(
-          ...voidAll(row.id, [fid]),
-          rebookFunding(row.id, row.originAgentId, row.sendCurrency, row.sendAmountMinor),
+          ...voidAll(row, [fid]),
+          rebookFunding(row, row.originAgentId, row.sendCurrency, row.sendAmountMinor),
         );
       }
     }
     transfers.push(
       ...voidAll(
-        row.id,
+        row,
         row.reserved.filter((h) => h !== fid),
       ),
     );
@@ -1168,16 +1163,16 @@ export class RemittanceService {
     assertRouteBalanced(row.id, row.originAgentId, row.sendCurrency, row.sendAmountMinor, legs);
     const attempt = row.attempt + 1;
     await this.#ensureCurrencies(legs);
-    const fid = hex(fundingId(row.id));
+    const fid = hex(fundingId(row));
     const payoutDeadline = resumed ? now + this.#cfg.payoutWindow_ms : row.payoutDeadline_ms!;
     const reservationDeadline = resumed
       ? payoutDeadline + this.#cfg.grace_ms
       : row.reservationDeadline_ms!;
     const timeout = timeoutFor(reservationDeadline, now);
-    const fresh = linked(legTransfers(row.id, attempt, legs[0]!, false, timeout));
+    const fresh = linked(legTransfers(row, attempt, legs[0]!, false, timeout));
     const transfers = [
       ...voidAll(
-        row.id,
+        row,
         row.reserved.filter((h) => h !== fid),
       ),
       ...fresh,

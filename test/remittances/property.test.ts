@@ -197,7 +197,9 @@ async function checkInvariants(w: World, tracked: Tracked[]): Promise<void> {
   for (const s of sums.values()) expect(s).toBe(0n);
   // 2-3. per remittance
   let heldKrw = 0n;
-  const fundingIds = tracked.map((t) => fundingId(t.id));
+  // Every remittance here was created with time-ordered transfer ids.
+  const funding = (id: string) => fundingId({ id, transferIds: 'time' });
+  const fundingIds = tracked.map((t) => funding(t.id));
   const pending = await ledger.lookupPending(fundingIds);
   for (const t of tracked) {
     const r = await rn.remittances.get(t.id);
@@ -206,7 +208,7 @@ async function checkInvariants(w: World, tracked: Tracked[]): Promise<void> {
     expect(r.pendingStep).toBeUndefined();
     const events = (await rn.remittances.history(t.id)).map((h) => h.event);
     expect(events.includes('paid') && events.includes('refunded')).toBe(false);
-    const f = pending.get(fundingId(t.id));
+    const f = pending.get(funding(t.id));
     switch (r.state) {
       case 'created':
       case 'cancelled':

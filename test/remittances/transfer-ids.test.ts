@@ -1,0 +1,110 @@
+/**
+ * A remittance's ledger transfer ids lead with its own id's milliseconds (bookings.ts,
+ * transferId), so the transfers of the remittances in flight sit together at the end of
+ * the ledger's id index. A row written before (no `transferIds`) keeps deriving the hashed
+ * ids its steps already booked: a step re-driven after an upgrade must still find them.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Transfer } from '../../src/ledger/index.ts';
+import { derivedId, inFlightId } from '../../src/network/index.ts';
+import { fundingId } from '../../src/remittances/bookings.ts';
+import {
+  asAgent,
+  createFrom,
+  koreanCorridor,
+  makeWorld,
+  openValue,
+  storeKinds,
+  type KoreanCorridor,
+  type World,
+} from './support.ts';
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+/** Every transfer on the in-flight accounts: each step of a remittance books through them. */
+async function inFlightTransfers(w: World): Promise<Transfer[]> {
+  const out: Transfer[] = [];
+  for (const cur of ['KRW', 'CNY'] as const) {
+    const page = await w.ledger.getAccountTransfers({ accountId: inFlightId(cur), limit: 8189 });
+    out.push(...page.transfers);
+  }
+  return out;
+}
+
+const millisOf = (remittanceId: string) => BigInt('0x' + remittanceId.slice(0, 12));
+
+/** As a build before time-ordered transfer ids stored the row: without `transferIds`. */
+async function asWrittenBefore(w: World, id: string): Promise<void> {
+  const [stored] = await w.sql.query('SELECT body FROM remittances WHERE id = $1', [id]);
+  const body = JSON.parse(String(stored!.body)) as Record<string, unknown>;
+  expect(body.transferIds).toBe('time');
+  delete body.transferIds;
+  await w.sql.transaction((tx) =>
+    tx.execute('UPDATE remittances SET body = $1 WHERE id = $2', [JSON.stringify(body), id]),
+  );
+}
+
+async function deliver(w: World, c: KoreanCorridor, id: string, code: string): Promise<void> {
+  const { rn } = w;
+  await rn.remittances.fund(id, asAgent(c.seoul));
+  await rn.remittances.accept(id, asAgent(c.yanji));
+  await rn.remittances.accept(id, asAgent(c.hyesan));
+  const r = await rn.remittances.payout(id, { code }, asAgent(c.hyesan));
+  expect(r.state).toBe('completed');
+}
+
+for (const kind of await storeKinds()) {
+  describe(`on ${kind}`, () => {
+    it("every transfer a new remittance books leads with its id's milliseconds", async () => {
+      world = await makeWorld({}, kind);
+      const c = await koreanCorridor(world.rn, { hops: 2 });
+      const { id, code } = await createFrom(world.rn, c);
+      await deliver(world, c, id, code);
+      const transfers = await inFlightTransfers(world);
+      // funding, the reservations of both legs, and a post of each
+      expect(transfers.length).toBeGreaterThanOrEqual(8);
+      for (const t of transfers) expect(t.id >> 80n).toBe(millisOf(id));
+      const [funding] = await world.ledger.lookupTransfers([
+        fundingId({ id, transferIds: 'time' }),
+      ]);
+      expect(funding?.amount).toBe(1_000_000n);
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('a row written before keeps its hashed ids through delivery', async () => {
+      world = await makeWorld({}, kind);
+      const c = await koreanCorridor(world.rn, { hops: 2 });
+      const { id, code } = await createFrom(world.rn, c);
+      await asWrittenBefore(world, id);
+      await deliver(world, c, id, code);
+      const [funding] = await world.ledger.lookupTransfers([derivedId('rt', id, 'fund')]);
+      expect(funding?.amount).toBe(1_000_000n);
+      const transfers = await inFlightTransfers(world);
+      expect(transfers.length).toBeGreaterThanOrEqual(8);
+      for (const t of transfers) expect(t.id >> 80n).not.toBe(millisOf(id));
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('a row written before and funded then is refunded against the funding it booked', async () => {
+      world = await makeWorld({}, kind);
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const { id } = await createFrom(rn, c);
+      await asWrittenBefore(world, id);
+      await rn.remittances.fund(id, asAgent(c.seoul));
+      await rn.remittances.accept(id, asAgent(c.yanji));
+      // The funding is found (and released) by the id it was booked under: a time-ordered
+      // id here would miss it, and the sender's cash would stay reserved.
+      const r = await rn.remittances.decline(id, asAgent(c.hyesan), 'no courier');
+      expect(['refunded', 'cancelled']).toContain(r.state);
+      const hashed = derivedId('rt', id, 'fund');
+      const pending = await world.ledger.lookupPending([hashed]);
+      expect(pending.get(hashed)?.status).toBe('voided');
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+  });
+}
