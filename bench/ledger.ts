@@ -6,7 +6,9 @@
  * commit durable:
  *   1. --transfers 1,000,000 in batches of --batch 8189 (one createTransfers call each);
  *   2. --transfers100 1,000,000 in batches of 100;
- *   3. --singles 10,000 one transfer per createTransfers call, each awaited.
+ *   3. --singles 10,000 one transfer per createTransfers call, each awaited;
+ *   4. --two-phase 1,000,000 as remittances book them, in batches of --batch: a batch of
+ *      reservations (pending), then a batch posting each of them, and so on.
  * Each phase runs on a fresh store, through the Ledger (normalization and group commit
  * included). Only the awaited createTransfers calls are timed; building the inputs (the
  * client's work) is not. Outside the timed part: a smaller run with random (not
@@ -24,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { IdGenerator } from '../src/ledger/ids.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
 import type { LedgerStore } from '../src/ledger/store.ts';
-import { BATCH_MAX, type TransferInput } from '../src/ledger/types.ts';
+import { BATCH_MAX, TransferFlags, type TransferInput } from '../src/ledger/types.ts';
 import type { BenchStore, BenchStoreHandle } from './stores/types.ts';
 import { cpuTimes, stealPercent } from './host.ts';
 
@@ -48,7 +50,8 @@ const { values: args } = parseArgs({
     singles: { type: 'string', default: '10000' },
     'limit-rows': { type: 'string', default: '1000000' },
     'random-check': { type: 'string', default: '50000' },
-    phases: { type: 'string', default: 'batch,batch100,singles,random,limit' },
+    'two-phase': { type: 'string', default: '1000000' },
+    phases: { type: 'string', default: 'batch,batch100,singles,twophase,random,limit' },
   },
   strict: true,
 });
@@ -67,6 +70,7 @@ const opts = {
   singles: int('singles'),
   limitRows: int('limit-rows'),
   randomCheck: int('random-check'),
+  twoPhase: int('two-phase'),
   phases: new Set(String(args.phases).split(',')),
 };
 if (opts.batch < 1 || opts.batch > BATCH_MAX) throw new Error(`--batch must be 1..${BATCH_MAX}`);
@@ -130,6 +134,32 @@ function makeBatch(w: World, n: number, nextId: () => bigint): TransferInput[] {
   return out;
 }
 
+/**
+ * Two-phase transfers, as remittances book them: a batch of reservations (pending, with a
+ * timeout), then a batch that posts each of them in full; and so on. Updates the expected
+ * balances when it reserves (every reservation is posted).
+ */
+function twoPhaseBatches(w: World, nextId: () => bigint): (n: number) => TransferInput[] {
+  let reserved: TransferInput[] = [];
+  return (n) => {
+    if (reserved.length === 0) {
+      reserved = makeBatch(w, n, nextId).map((t) => ({
+        ...t,
+        flags: TransferFlags.pending,
+        timeout: 3600,
+      }));
+      return reserved;
+    }
+    const posts = reserved.map((t) => ({
+      id: nextId(),
+      pendingId: t.id,
+      flags: TransferFlags.postPending,
+    }));
+    reserved = [];
+    return posts;
+  };
+}
+
 interface PhaseResult {
   readonly name: string;
   readonly transfers: number;
@@ -152,6 +182,7 @@ async function runPhase(
   total: number,
   batch: number,
   nextId: () => bigint,
+  make: (n: number) => TransferInput[] = (n) => makeBatch(w, n, nextId),
 ): Promise<PhaseResult> {
   const times: number[] = [];
   const cpuStart = process.cpuUsage();
@@ -160,7 +191,7 @@ async function runPhase(
   let done = 0;
   while (done < total) {
     const n = Math.min(batch, total - done);
-    const input = makeBatch(w, n, nextId);
+    const input = make(n);
     const start = performance.now();
     const results = await w.ledger.createTransfers(input);
     const ms = performance.now() - start;
@@ -285,11 +316,18 @@ async function main(): Promise<void> {
   try {
     const ids = new IdGenerator();
     const next = () => ids.next();
-    const phase = async (key: string, name: string, total: number, batch: number) => {
+    const phase = async (
+      key: string,
+      name: string,
+      total: number,
+      batch: number,
+      twoPhase = false,
+    ) => {
       if (!opts.phases.has(key) || total === 0) return undefined;
       const w = await openWorld(bench, opts.accounts);
       try {
-        const r = await runPhase(name, w, total, batch, next);
+        const make = twoPhase ? twoPhaseBatches(w, next) : undefined;
+        const r = await runPhase(name, w, total, batch, next, make);
         await verify(name, w);
         phases.push(r);
         return r;
@@ -300,6 +338,9 @@ async function main(): Promise<void> {
     await phase('batch', `batch ${opts.batch}`, opts.transfers, opts.batch);
     await phase('batch100', 'batch 100', opts.transfers100, 100);
     await phase('singles', 'single (1/commit)', opts.singles, 1);
+    // Whole pairs of batches, so every reservation is posted before the invariants are read.
+    const pairs = Math.ceil(opts.twoPhase / (2 * opts.batch));
+    await phase('twophase', 'two-phase', pairs * 2 * opts.batch, opts.batch, true);
     if (opts.phases.has('random') && opts.randomCheck > 0) {
       randomSeconds = await randomIdCheck(bench, opts.randomCheck);
     }
@@ -318,6 +359,7 @@ async function main(): Promise<void> {
     const main = phases.find((p) => p.name === `batch ${opts.batch}`);
     const b100 = phases.find((p) => p.name === 'batch 100');
     const single = phases.find((p) => p.batch === 1);
+    const twoPhase = phases.find((p) => p.name === 'two-phase');
     console.log(`\nremitnet ledger benchmark, store ${bench.name}`, bench.durability);
     console.log(
       `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}${'cpu s*'.padStart(9)}${'steal %'.padStart(9)}`,
@@ -364,6 +406,8 @@ async function main(): Promise<void> {
         batch100_ms_p99: round(b100?.p99, 3),
         single_commit_ms_p50: round(single?.p50, 3),
         single_commits_per_s: round(single?.perS),
+        two_phase_transfers_per_s: round(twoPhase?.perS),
+        two_phase_ms_p99: round(twoPhase?.p99, 2),
         random_id_check_transfers: opts.phases.has('random') ? opts.randomCheck : 0,
         accounts: opts.accounts,
         node: process.version,

@@ -47,6 +47,10 @@
  *   since the last run) or, after another connection wrote, from the rows. History reads
  *   walk the stretches that overlap their range, one posting list each, and merge a scan
  *   of the rows written since (`ts > indexed_upto`), in one read transaction;
+ * - the reservations this connection made and saw still pending are kept in memory
+ *   (#pending, up to `pendingCacheMax`), so the post or void that resolves one reads no
+ *   row. Measured with two stores in one process, fed the same batches of 8189 in turn
+ *   (reserve, then post each): 49-53k transfers/s without it, 75-80k with;
  * - hot-path memory: per account id a slot (AccountSlot) holds the id's 16 bytes, the
  *   cached account and its not yet indexed posting list, so a transfer row costs two map
  *   look-ups and no allocation for its account ids; transfer ids are encoded into reused
@@ -137,6 +141,11 @@ export interface SqliteStoreOptions {
   readonly synchronous?: SqliteSynchronous;
   /** Most accounts kept in memory; the cache is dropped when it grows past this. */
   readonly accountCacheMax?: number;
+  /**
+   * Most pending transfers kept in memory for the posts and voids that resolve them (the
+   * oldest go first; a transfer not held is read from the database). Default 65,536.
+   */
+  readonly pendingCacheMax?: number;
   /** Milliseconds to wait for another process's write lock. */
   readonly busyTimeout_ms?: number;
   /**
@@ -243,6 +252,16 @@ export class SqliteStore implements LedgerStore {
   #loaded: AccountSlot[] = [];
   #lastTimestamp = -1n;
   #dataVersion = -1n;
+  /**
+   * Pending transfers this connection created and saw still pending, by id: what a post
+   * or void reads (LedgerView.transfer) without a look-up. Changed only once a write
+   * commits (from what it persisted, #persisted); emptied when another connection commits
+   * (#sync). Reads outside a write (lookupTransfers, lookupPending) never use it.
+   */
+  readonly #pending = new Map<bigint, StoredTransfer>();
+  readonly #pendingCacheMax: number;
+  /** What the write in progress persisted, in order (see #pending). */
+  #persisted: LedgerWrites[] = [];
   readonly #stmt: ReturnType<SqliteStore['prepareStatements']>;
   readonly #insertTransfers = new Map<number, Database.Statement>();
   readonly #updateAccounts = new Map<number, Database.Statement>();
@@ -300,6 +319,10 @@ export class SqliteStore implements LedgerStore {
       throw new RangeError('balanceFoldEvery must be a whole number above zero');
     }
     this.#accountCacheMax = options.accountCacheMax ?? 1_000_000;
+    this.#pendingCacheMax = options.pendingCacheMax ?? 65_536;
+    if (!Number.isInteger(this.#pendingCacheMax) || this.#pendingCacheMax < 0) {
+      throw new RangeError('pendingCacheMax must be a whole number, 0 or more');
+    }
     this.#onCheckpointerFailure = options.onCheckpointerFailure;
     this.#stmt = this.prepareStatements();
   }
@@ -601,6 +624,7 @@ export class SqliteStore implements LedgerStore {
     if (this.#autocheckpointDue) this.#restoreAutocheckpoint();
     this.db.exec('BEGIN IMMEDIATE');
     this.#txBase = MAX_I64; // no postings to take back unless a transfer batch sets it
+    this.#persisted = [];
     let committed = false;
     this.#writing = true;
     try {
@@ -609,6 +633,7 @@ export class SqliteStore implements LedgerStore {
       this.db.exec('COMMIT');
       committed = true;
       this.#checkpointer?.committed();
+      this.#cachePending(this.#persisted);
       after();
       return value;
     } catch (error) {
@@ -646,6 +671,7 @@ export class SqliteStore implements LedgerStore {
   #sync(): void {
     const version = this.#stmt.dataVersion.get() as bigint;
     if (version === this.#dataVersion) return;
+    this.#pending.clear();
     this.#accountsEpoch++;
     this.#lastTimestamp = -1n;
     this.#unindexed = -1;
@@ -921,8 +947,8 @@ export class SqliteStore implements LedgerStore {
         loaded.push(slot);
         return slot.account;
       },
-      transfer: (id) => this.#transfer(id),
-      existing: optimistic ? () => undefined : (id) => this.#transfer(id),
+      transfer: (id) => this.#pending.get(id) ?? this.#transfer(id),
+      existing: optimistic ? () => undefined : (id) => this.#pending.get(id) ?? this.#transfer(id),
     };
     return executeTransfers(view, events, base);
   }
@@ -959,6 +985,7 @@ export class SqliteStore implements LedgerStore {
   }
 
   #persist(w: LedgerWrites): void {
+    this.#persisted.push(w);
     this.#insertTransferRows(w.transfers);
     const insertPending = this.#stmt.insertPending;
     for (const p of w.pendingCreated) insertPending.run(p.timestamp, p.expiresAt);
@@ -1143,6 +1170,39 @@ export class SqliteStore implements LedgerStore {
         slot.account = a;
         slot.accountEpoch = epoch;
       } else this.#cacheAccount(a);
+    }
+  }
+
+  /**
+   * After a commit: holds the pending transfers it created, forgets those it resolved (in
+   * the order it persisted them, so one created and resolved in one batch is forgotten).
+   */
+  #cachePending(persisted: readonly LedgerWrites[]): void {
+    const cache = this.#pending;
+    for (const w of persisted) {
+      const created = w.pendingCreated;
+      if (created.length > 0) {
+        // Both in timestamp order: each created reservation is one of the new transfers.
+        let k = 0;
+        for (const t of w.transfers) {
+          const c = created[k];
+          if (c === undefined) break;
+          if (c.timestamp !== t.timestamp) continue;
+          cache.set(t.id, {
+            ...t,
+            pending: { status: 'pending', expiresAt: c.expiresAt, resolvedAt: null },
+          });
+          k++;
+        }
+      }
+      for (const r of w.pendingResolved) cache.delete(r.id);
+    }
+    if (cache.size > this.#pendingCacheMax) {
+      let excess = cache.size - this.#pendingCacheMax;
+      for (const id of cache.keys()) {
+        if (excess-- <= 0) break;
+        cache.delete(id);
+      }
     }
   }
 
