@@ -51,4 +51,14 @@ export const REMITTANCE_MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'time-ordered transfer ids (a previous build must not step these rows)',
+    // No table changes. A row created from this version on says `transferIds: 'time'` and
+    // its ledger transfers lead with its id's time (bookings.ts, transferId); a build
+    // before it ignores the field and would derive the old hashed ids, so it would miss
+    // what the row booked (void a funding it should post, say). The version makes such a
+    // build refuse the database (store_schema_newer) instead of stepping these rows.
+    statements: [],
+  },
 ];

@@ -8,11 +8,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Transfer } from '../../src/ledger/index.ts';
 import { derivedId, inFlightId } from '../../src/network/index.ts';
 import { fundingId } from '../../src/remittances/bookings.ts';
+import { REMITTANCE_MIGRATIONS } from '../../src/remittances/schema.ts';
+import { migrateComponent } from '../../src/stores/sql.ts';
 import {
   asAgent,
   createFrom,
   koreanCorridor,
   makeWorld,
+  OPERATOR,
   openValue,
   storeKinds,
   type KoreanCorridor,
@@ -105,6 +108,77 @@ for (const kind of await storeKinds()) {
       const pending = await world.ledger.lookupPending([hashed]);
       expect(pending.get(hashed)?.status).toBe('voided');
       expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    // The other steps that derive ids on a row written before (cases a review added).
+    it('a row written before is rerouted, then delivered, on its hashed ids', async () => {
+      world = await makeWorld({}, kind);
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2, alternate: true });
+      const { id, code } = await createFrom(rn, c);
+      await asWrittenBefore(world, id);
+      await rn.remittances.fund(id, asAgent(c.seoul));
+      await rn.remittances.accept(id, asAgent(c.yanji));
+      const report = await rn.remittances.suspendAgent(
+        c.yanji.id,
+        { policy: 'reroute' },
+        OPERATOR,
+        'unreachable',
+      );
+      expect(report.outcomes.map((o) => o.outcome)).toEqual(['rerouted']);
+      await rn.remittances.accept(id, asAgent(c.yanji2!));
+      await rn.remittances.accept(id, asAgent(c.hyesan));
+      const r = await rn.remittances.payout(id, { code }, asAgent(c.hyesan));
+      expect(r.state).toBe('completed');
+      const hashed = derivedId('rt', id, 'fund');
+      expect((await world.ledger.lookupPending([hashed])).get(hashed)?.status).toBe('posted');
+      expect(await openValue(world, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
+    });
+
+    it('a row written before is held, then refunded, on its hashed ids', async () => {
+      world = await makeWorld({}, kind);
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const { id } = await createFrom(rn, c);
+      await asWrittenBefore(world, id);
+      await rn.remittances.fund(id, asAgent(c.seoul));
+      const held = await rn.remittances.suspendAgent(
+        c.hyesan.id,
+        { policy: 'hold' },
+        OPERATOR,
+        'arrested',
+      );
+      expect(held.outcomes.map((o) => o.outcome)).toEqual(['held']);
+      const hashed = derivedId('rt', id, 'fund');
+      expect((await world.ledger.lookupPending([hashed])).get(hashed)?.status).toBe('posted');
+      const r = await rn.remittances.resolveHeld(id, 'refund', OPERATOR, 'the family moved');
+      expect(r.state).toBe('refunded');
+      for (const t of await inFlightTransfers(world)) expect(t.id >> 80n).not.toBe(millisOf(id));
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('a row written before is cancelled with a fee against the funding it booked', async () => {
+      world = await makeWorld({}, kind);
+      const { rn } = world;
+      const c = await koreanCorridor(rn, { hops: 2 });
+      const { id } = await createFrom(rn, c);
+      await asWrittenBefore(world, id);
+      await rn.remittances.fund(id, asAgent(c.seoul));
+      const r = await rn.remittances.cancel(id, asAgent(c.seoul), 'changed mind');
+      expect(['refunded', 'cancelled']).toContain(r.state);
+      const hashed = derivedId('rt', id, 'fund');
+      const status = (await world.ledger.lookupPending([hashed])).get(hashed)?.status;
+      expect(['posted', 'voided']).toContain(status);
+      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+    });
+
+    it('a build that knows only the first remittances migration refuses the database', async () => {
+      // Such a build derives hashed ids for every row, new ones included: it must not step
+      // a remittance this one created (src/remittances/schema.ts, migration 2).
+      world = await makeWorld({}, kind);
+      await expect(
+        migrateComponent(world.sql, 'remittances', REMITTANCE_MIGRATIONS.slice(0, 1)),
+      ).rejects.toMatchObject({ code: 'store_schema_newer' });
     });
   });
 }

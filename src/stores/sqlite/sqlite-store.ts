@@ -646,6 +646,7 @@ export class SqliteStore implements LedgerStore {
       }
       throw error;
     } finally {
+      this.#persisted = []; // not held (a whole batch's writes) until the next write
       // The slot map may have grown past accountCacheMax during the write (see #slot).
       this.#writing = false;
       if (this.#slots.size > this.#accountCacheMax) this.#dropSlots();
