@@ -60,6 +60,21 @@ async function deliver(w: World, c: KoreanCorridor, id: string, code: string): P
   expect(r.state).toBe('completed');
 }
 
+/** A 2-hop remittance created now, then stored as a build before would have (see above). */
+async function writtenBefore(kind: 'sqlite' | 'postgres', alternate = false) {
+  world = await makeWorld({}, kind);
+  const c = await koreanCorridor(world.rn, { hops: 2, alternate });
+  const { id, code } = await createFrom(world.rn, c);
+  await asWrittenBefore(world, id);
+  return { w: world, rn: world.rn, c, id, code };
+}
+
+/** The state of the funding booked under the hashed id a row written before derives. */
+async function hashedFunding(w: World, id: string) {
+  const hashed = derivedId('rt', id, 'fund');
+  return (await w.ledger.lookupPending([hashed])).get(hashed)?.status;
+}
+
 for (const kind of await storeKinds()) {
   describe(`on ${kind}`, () => {
     it("every transfer a new remittance books leads with its id's milliseconds", async () => {
@@ -79,44 +94,31 @@ for (const kind of await storeKinds()) {
     });
 
     it('a row written before keeps its hashed ids through delivery', async () => {
-      world = await makeWorld({}, kind);
-      const c = await koreanCorridor(world.rn, { hops: 2 });
-      const { id, code } = await createFrom(world.rn, c);
-      await asWrittenBefore(world, id);
-      await deliver(world, c, id, code);
-      const [funding] = await world.ledger.lookupTransfers([derivedId('rt', id, 'fund')]);
+      const { w, c, id, code } = await writtenBefore(kind);
+      await deliver(w, c, id, code);
+      const [funding] = await w.ledger.lookupTransfers([derivedId('rt', id, 'fund')]);
       expect(funding?.amount).toBe(1_000_000n);
-      const transfers = await inFlightTransfers(world);
+      const transfers = await inFlightTransfers(w);
       expect(transfers.length).toBeGreaterThanOrEqual(8);
       for (const t of transfers) expect(t.id >> 80n).not.toBe(millisOf(id));
-      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+      expect(await openValue(w, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
     });
 
     it('a row written before and funded then is refunded against the funding it booked', async () => {
-      world = await makeWorld({}, kind);
-      const { rn } = world;
-      const c = await koreanCorridor(rn, { hops: 2 });
-      const { id } = await createFrom(rn, c);
-      await asWrittenBefore(world, id);
+      const { w, rn, c, id } = await writtenBefore(kind);
       await rn.remittances.fund(id, asAgent(c.seoul));
       await rn.remittances.accept(id, asAgent(c.yanji));
       // The funding is found (and released) by the id it was booked under: a time-ordered
       // id here would miss it, and the sender's cash would stay reserved.
       const r = await rn.remittances.decline(id, asAgent(c.hyesan), 'no courier');
       expect(['refunded', 'cancelled']).toContain(r.state);
-      const hashed = derivedId('rt', id, 'fund');
-      const pending = await world.ledger.lookupPending([hashed]);
-      expect(pending.get(hashed)?.status).toBe('voided');
-      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+      expect(await hashedFunding(w, id)).toBe('voided');
+      expect(await openValue(w, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
     });
 
     // The other steps that derive ids on a row written before (cases a review added).
     it('a row written before is rerouted, then delivered, on its hashed ids', async () => {
-      world = await makeWorld({}, kind);
-      const { rn } = world;
-      const c = await koreanCorridor(rn, { hops: 2, alternate: true });
-      const { id, code } = await createFrom(rn, c);
-      await asWrittenBefore(world, id);
+      const { w, rn, c, id, code } = await writtenBefore(kind, true);
       await rn.remittances.fund(id, asAgent(c.seoul));
       await rn.remittances.accept(id, asAgent(c.yanji));
       const report = await rn.remittances.suspendAgent(
@@ -130,17 +132,12 @@ for (const kind of await storeKinds()) {
       await rn.remittances.accept(id, asAgent(c.hyesan));
       const r = await rn.remittances.payout(id, { code }, asAgent(c.hyesan));
       expect(r.state).toBe('completed');
-      const hashed = derivedId('rt', id, 'fund');
-      expect((await world.ledger.lookupPending([hashed])).get(hashed)?.status).toBe('posted');
-      expect(await openValue(world, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
+      expect(await hashedFunding(w, id)).toBe('posted');
+      expect(await openValue(w, [c.seoul, c.yanji, c.yanji2!, c.hyesan])).toBe(0n);
     });
 
     it('a row written before is held, then refunded, on its hashed ids', async () => {
-      world = await makeWorld({}, kind);
-      const { rn } = world;
-      const c = await koreanCorridor(rn, { hops: 2 });
-      const { id } = await createFrom(rn, c);
-      await asWrittenBefore(world, id);
+      const { w, rn, c, id } = await writtenBefore(kind);
       await rn.remittances.fund(id, asAgent(c.seoul));
       const held = await rn.remittances.suspendAgent(
         c.hyesan.id,
@@ -149,27 +146,20 @@ for (const kind of await storeKinds()) {
         'arrested',
       );
       expect(held.outcomes.map((o) => o.outcome)).toEqual(['held']);
-      const hashed = derivedId('rt', id, 'fund');
-      expect((await world.ledger.lookupPending([hashed])).get(hashed)?.status).toBe('posted');
+      expect(await hashedFunding(w, id)).toBe('posted');
       const r = await rn.remittances.resolveHeld(id, 'refund', OPERATOR, 'the family moved');
       expect(r.state).toBe('refunded');
-      for (const t of await inFlightTransfers(world)) expect(t.id >> 80n).not.toBe(millisOf(id));
-      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+      for (const t of await inFlightTransfers(w)) expect(t.id >> 80n).not.toBe(millisOf(id));
+      expect(await openValue(w, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
     });
 
     it('a row written before is cancelled with a fee against the funding it booked', async () => {
-      world = await makeWorld({}, kind);
-      const { rn } = world;
-      const c = await koreanCorridor(rn, { hops: 2 });
-      const { id } = await createFrom(rn, c);
-      await asWrittenBefore(world, id);
+      const { w, rn, c, id } = await writtenBefore(kind);
       await rn.remittances.fund(id, asAgent(c.seoul));
       const r = await rn.remittances.cancel(id, asAgent(c.seoul), 'changed mind');
       expect(['refunded', 'cancelled']).toContain(r.state);
-      const hashed = derivedId('rt', id, 'fund');
-      const status = (await world.ledger.lookupPending([hashed])).get(hashed)?.status;
-      expect(['posted', 'voided']).toContain(status);
-      expect(await openValue(world, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
+      expect(['posted', 'voided']).toContain(await hashedFunding(w, id));
+      expect(await openValue(w, [c.seoul, c.yanji, c.hyesan])).toBe(0n);
     });
 
     it('a build that knows only the first remittances migration refuses the database', async () => {
