@@ -75,6 +75,32 @@ describe('SQLite pending transfer cache', () => {
     }
   });
 
+  it('a resolution that finds its reservation no longer pending fails the batch, which changes nothing', async () => {
+    const w = await open(newPath());
+    try {
+      await w.ledger.createAccounts(ACCOUNTS.map((id) => ({ id, ledger: 840, code: 1 })));
+      expect(await w.ledger.createTransfers([reserve(10n, 100n), reserve(20n, 5n)])).toEqual([
+        'ok',
+        'ok',
+      ]);
+      // Behind the store's back, on its own connection (so no data_version change): the
+      // cache still says pending, the row does not. The multi-row UPDATE must notice.
+      const db = (w.ledger.store as SqliteStore).db;
+      db.prepare(
+        'UPDATE pending_transfers SET status = 1 WHERE ts = (SELECT ts FROM transfers WHERE id = ?)',
+      ).run(Buffer.from('0000000000000000000000000000000a', 'hex'));
+      await expect(
+        w.ledger.createTransfers([resolve(11n, 10n, true), resolve(21n, 20n, false)]),
+      ).rejects.toThrow(/invariant: 1 of the pending transfers 10, 20 were not pending/);
+      const [debit] = await w.ledger.lookupAccounts([1n]);
+      expect(debit!.debitsPending).toBe(105n);
+      expect(debit!.debitsPosted).toBe(0n);
+      expect(await w.ledger.lookupTransfers([11n, 21n])).toEqual([]);
+    } finally {
+      await w.close();
+    }
+  });
+
   type Op =
     | { kind: 'reserve'; slot: number; amount: number; timeout: number }
     | { kind: 'post'; slot: number; part: boolean }

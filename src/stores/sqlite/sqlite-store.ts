@@ -71,6 +71,8 @@ import {
   executeTransfers,
   type LedgerView,
   type LedgerWrites,
+  type PendingCreated,
+  type PendingResolved,
   type TransferOutcome,
 } from '../../ledger/engine.ts';
 import type { AccountEvent, TransferEvent } from '../../ledger/normalize.ts';
@@ -198,6 +200,16 @@ export interface SqliteStoreOptions {
  */
 const WAL_BACKSTOP_PAGES = 4000;
 const ROWS_PER_INSERT = 256;
+
+/**
+ * How many of `left` rows the next multi-row INSERT takes: the largest power of two that
+ * fits, up to ROWS_PER_INSERT, so there are at most 9 statement shapes.
+ */
+function chunkRows(left: number): number {
+  let rows = ROWS_PER_INSERT;
+  while (rows > left) rows >>= 1;
+  return rows;
+}
 const ROWS_PER_UPDATE = 512;
 const ACCOUNT_UPDATE_PARAMS = 6;
 const TRANSFER_COLUMNS =
@@ -264,6 +276,8 @@ export class SqliteStore implements LedgerStore {
   #persisted: LedgerWrites[] = [];
   readonly #stmt: ReturnType<SqliteStore['prepareStatements']>;
   readonly #insertTransfers = new Map<number, Database.Statement>();
+  readonly #insertPending = new Map<number, Database.Statement>();
+  readonly #resolvePending = new Map<number, Database.Statement>();
   readonly #updateAccounts = new Map<number, Database.Statement>();
   /** Per account id: its 16-byte form and its not yet indexed history (AccountSlot). */
   readonly #slots = new Map<bigint, AccountSlot>();
@@ -378,12 +392,6 @@ export class SqliteStore implements LedgerStore {
         `SELECT t.*, p.status, p.expires_at, p.resolved_at FROM transfers t LEFT JOIN pending_transfers p ON p.ts = t.ts WHERE t.id = ?`,
       ),
       transferExists: db.prepare('SELECT 1 FROM transfers WHERE id = ?').pluck(),
-      insertPending: db.prepare(
-        'INSERT OR ROLLBACK INTO pending_transfers (ts, status, expires_at, resolved_at) VALUES (?, 0, ?, NULL)',
-      ),
-      resolvePending: db.prepare(
-        'UPDATE OR ROLLBACK pending_transfers SET status = ?, resolved_at = ? WHERE ts = ? AND status = 0',
-      ),
       nextExpiry: db
         .prepare(
           'SELECT min(expires_at) FROM pending_transfers WHERE status = 0 AND expires_at IS NOT NULL',
@@ -988,14 +996,71 @@ export class SqliteStore implements LedgerStore {
   #persist(w: LedgerWrites): void {
     this.#persisted.push(w);
     this.#insertTransferRows(w.transfers);
-    const insertPending = this.#stmt.insertPending;
-    for (const p of w.pendingCreated) insertPending.run(p.timestamp, p.expiresAt);
-    const resolve = this.#stmt.resolvePending;
-    for (const p of w.pendingResolved) {
-      const info = resolve.run(PENDING_STATUS_CODES[p.status], p.resolvedAt, p.timestamp);
-      if (info.changes !== 1)
-        throw new Error(`invariant: pending transfer ${p.id} was not pending`);
+    this.#insertPendingRows(w.pendingCreated);
+    this.#resolvePendingRows(w.pendingResolved);
+  }
+
+  /** The reservations' state rows, many a statement (as the transfers). */
+  #insertPendingRows(created: readonly PendingCreated[]): void {
+    let i = 0;
+    while (i < created.length) {
+      const rows = chunkRows(created.length - i);
+      const params = new Array<unknown>(rows * 2);
+      for (let r = 0; r < rows; r++) {
+        const p = created[i + r]!;
+        params[r * 2] = p.timestamp;
+        params[r * 2 + 1] = p.expiresAt;
+      }
+      this.#pendingStatement(this.#insertPending, rows, (values) =>
+        this.db.prepare(
+          `INSERT OR ROLLBACK INTO pending_transfers (ts, status, expires_at, resolved_at) VALUES ${values('(?, 0, ?, NULL)')}`,
+        ),
+      ).run(params);
+      i += rows;
     }
+  }
+
+  /** Resolutions, many a statement; each must find its reservation still pending. */
+  #resolvePendingRows(resolved: readonly PendingResolved[]): void {
+    let i = 0;
+    while (i < resolved.length) {
+      const rows = chunkRows(resolved.length - i);
+      const params = new Array<unknown>(rows * 3);
+      for (let r = 0; r < rows; r++) {
+        const p = resolved[i + r]!;
+        params[r * 3] = p.timestamp;
+        params[r * 3 + 1] = PENDING_STATUS_CODES[p.status];
+        params[r * 3 + 2] = p.resolvedAt;
+      }
+      const info = this.#pendingStatement(this.#resolvePending, rows, (values) =>
+        this.db.prepare(
+          `UPDATE OR ROLLBACK pending_transfers SET status = v.column2, resolved_at = v.column3
+           FROM (VALUES ${values('(?, ?, ?)')}) AS v
+           WHERE pending_transfers.ts = v.column1 AND pending_transfers.status = 0`,
+        ),
+      ).run(params);
+      if (info.changes !== rows) {
+        const ids = resolved.slice(i, i + rows).map((p) => p.id);
+        throw new Error(
+          `invariant: ${rows - info.changes} of the pending transfers ${ids.join(', ')} were not pending`,
+        );
+      }
+      i += rows;
+    }
+  }
+
+  /** A statement of `rows` rows from a cache of them by row count, prepared once. */
+  #pendingStatement(
+    cache: Map<number, Database.Statement>,
+    rows: number,
+    prepare: (values: (row: string) => string) => Database.Statement,
+  ): Database.Statement {
+    let s = cache.get(rows);
+    if (s === undefined) {
+      s = prepare((row) => new Array<string>(rows).fill(row).join(', '));
+      cache.set(rows, s);
+    }
+    return s;
   }
 
   /** A fold: balances into the accounts table, many rows a statement (UPDATE … FROM VALUES). */
@@ -1044,9 +1109,7 @@ export class SqliteStore implements LedgerStore {
     let i = 0;
     try {
       while (i < transfers.length) {
-        // Largest power of two that fits, up to ROWS_PER_INSERT: at most 9 statement shapes.
-        let rows = ROWS_PER_INSERT;
-        while (rows > transfers.length - i) rows >>= 1;
+        const rows = chunkRows(transfers.length - i);
         const { params, ids, view } = this.#scratch(rows);
         for (let r = 0; r < rows; r++) {
           const t = transfers[i + r]!;
