@@ -20,7 +20,7 @@ import { loadConfig } from '../src/config.ts';
 import { startService } from '../src/api/service.ts';
 import { buildCorridor, customers, QUOTE_BODY, type Caller } from './api-network.ts';
 import { KINDS, type ClientJob, type ClientReport, type Kind } from './api-client.ts';
-import { cpuTimes, stealPercent } from './host.ts';
+import { cpuTimes, processTicks, stealPercent } from './host.ts';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const measure_s = Number(process.env.BENCH_SECONDS ?? 15);
@@ -137,8 +137,12 @@ try {
   );
   const cpu0 = process.cpuUsage();
   const host0 = cpuTimes();
+  const ticks0 = processTicks();
+  const wall0 = performance.now();
   const phase1 = await runClient(job);
+  const wall_ms = performance.now() - wall0;
   const cpu1 = process.cpuUsage(cpu0);
+  const ticks1 = processTicks();
   const steal1 = stealPercent(host0, cpuTimes());
   const full = summarize('phase 1, closed loop', phase1);
   // CPU time is what a loaded machine cannot hide: it says what one core could do alone.
@@ -148,6 +152,14 @@ try {
     console.log(
       `  server CPU ${(serverCpu_ms / started).toFixed(2)} ms per remittance (${(serverCpu_ms / started / 6).toFixed(2)} ms per call), so one core alone would serve about ${Math.round(1000 / (serverCpu_ms / started))} remittances/s`,
     );
+    // The main thread runs every request, so it is the server's ceiling: when it is busy
+    // nearly all the time, the rate is 1 / its CPU per remittance.
+    if (ticks0 !== null && ticks1 !== null && ticks1.all > ticks0.all) {
+      const mainMs = (serverCpu_ms * (ticks1.main - ticks0.main)) / (ticks1.all - ticks0.all);
+      console.log(
+        `  server main thread ${(mainMs / started).toFixed(2)} ms per remittance, busy ${Math.round((100 * mainMs) / wall_ms)}% of the phase; other threads ${((serverCpu_ms - mainMs) / started).toFixed(2)} ms`,
+      );
+    }
   }
   const half = Math.max(1, Math.floor(full.rps / 2));
   const host1 = cpuTimes();

@@ -10,7 +10,8 @@
  *   A batch is first run assuming none of its ids exist; if an insert hits the unique
  *   index, or an event failed whose id might exist, it is rerun with real look-ups. In
  *   the common case a batch costs no id look-ups at all;
- * - rows go in through multi-row INSERT statements (256 rows a statement);
+ * - rows go in through multi-row INSERT statements (256 rows a statement), reservations'
+ *   state rows too; their resolutions are one UPDATE … FROM (VALUES …) per 256;
  * - balances go to a journal (schema.ts, migration 5): a transaction writes one row, the
  *   packed balances of every account it changed (../deferred.ts), instead of updating
  *   each account row in place (which rewrote most pages of the accounts table every big
