@@ -201,6 +201,13 @@ export interface SqliteStoreOptions {
  */
 const WAL_BACKSTOP_PAGES = 4000;
 const ROWS_PER_INSERT = 256;
+const ROWS_PER_UPDATE = 512;
+const ACCOUNT_UPDATE_PARAMS = 6;
+const TRANSFER_COLUMNS =
+  'ts, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags';
+const TRANSFER_PARAMS = 13;
+const ACCOUNT_COLUMNS =
+  'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
 
 /**
  * How many of `left` rows the next multi-row INSERT takes: the largest power of two that
@@ -211,13 +218,6 @@ function chunkRows(left: number): number {
   while (rows > left) rows >>= 1;
   return rows;
 }
-const ROWS_PER_UPDATE = 512;
-const ACCOUNT_UPDATE_PARAMS = 6;
-const TRANSFER_COLUMNS =
-  'ts, id, debit_account_id, credit_account_id, amount, pending_id, user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags';
-const TRANSFER_PARAMS = 13;
-const ACCOUNT_COLUMNS =
-  'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
 
 type Row = Record<string, unknown>;
 
