@@ -184,5 +184,7 @@ try {
   );
 } finally {
   await service.server.close();
+  // bench/wal-frames.ts, when preloaded, reports from the database before it goes.
+  (globalThis as { walFramesReport?: () => void }).walFramesReport?.();
   rmSync(dir, { recursive: true, force: true });
 }
