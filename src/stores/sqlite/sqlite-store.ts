@@ -1253,8 +1253,22 @@ export class SqliteStore implements LedgerStore {
           const c = created[k];
           if (c === undefined) break;
           if (c.timestamp !== t.timestamp) continue;
+          // Field by field, as rowToStoredTransfer builds it: a spread here took 4% of a
+          // two-phase run's main thread.
           cache.set(t.id, {
-            ...t,
+            id: t.id,
+            debitAccountId: t.debitAccountId,
+            creditAccountId: t.creditAccountId,
+            amount: t.amount,
+            pendingId: t.pendingId,
+            userData128: t.userData128,
+            userData64: t.userData64,
+            userData32: t.userData32,
+            timeout: t.timeout,
+            ledger: t.ledger,
+            code: t.code,
+            flags: t.flags,
+            timestamp: t.timestamp,
             pending: { status: 'pending', expiresAt: c.expiresAt, resolvedAt: null },
           });
           k++;
