@@ -210,11 +210,11 @@ const ACCOUNT_COLUMNS =
   'ts, id, ledger, code, flags, user_data_128, user_data_64, user_data_32, debits_pending, debits_posted, credits_pending, credits_posted, closed';
 
 /**
- * How many of `left` rows the next multi-row INSERT takes: the largest power of two that
- * fits, up to ROWS_PER_INSERT, so there are at most 9 statement shapes.
+ * How many of `left` rows the next multi-row statement takes: the largest power of two
+ * that fits, up to `max`, so there are few statement shapes (9 for ROWS_PER_INSERT).
  */
-function chunkRows(left: number): number {
-  let rows = ROWS_PER_INSERT;
+function chunkRows(left: number, max = ROWS_PER_INSERT): number {
+  let rows = max;
   while (rows > left) rows >>= 1;
   return rows;
 }
@@ -807,8 +807,7 @@ export class SqliteStore implements LedgerStore {
     this.#stmt.insertStretch.run(upto, after);
     let i = 0;
     while (i < accounts.length) {
-      let rows = ROWS_PER_INSERT;
-      while (rows > accounts.length - i) rows >>= 1;
+      const rows = chunkRows(accounts.length - i);
       const params = new Array<unknown>(rows * 3);
       for (let r = 0; r < rows; r++) {
         const account = accounts[i + r]!;
@@ -885,15 +884,11 @@ export class SqliteStore implements LedgerStore {
   }
 
   #insertPostingsStatement(rows: number): Database.Statement {
-    let s = this.#insertPostings.get(rows);
-    if (s === undefined) {
-      const values = new Array<string>(rows).fill('(?, ?, ?)').join(',');
-      s = this.db.prepare(
-        `INSERT OR ROLLBACK INTO account_postings (upto, account_ts, list) VALUES ${values}`,
-      );
-      this.#insertPostings.set(rows, s);
-    }
-    return s;
+    return this.#rowsStatement(this.#insertPostings, rows, (values) =>
+      this.db.prepare(
+        `INSERT OR ROLLBACK INTO account_postings (upto, account_ts, list) VALUES ${values('(?, ?, ?)')}`,
+      ),
+    );
   }
 
   /** The timestamp (the key) of an existing account. */
@@ -950,6 +945,7 @@ export class SqliteStore implements LedgerStore {
   #execute(events: readonly TransferEvent[], base: bigint, optimistic: boolean): TransferOutcome {
     const loaded: AccountSlot[] = [];
     this.#loaded = loaded;
+    const transfer = (id: bigint) => this.#pending.get(id) ?? this.#transfer(id);
     const view: LedgerView = {
       account: (id) => {
         const slot = this.#accountSlot(id);
@@ -957,8 +953,8 @@ export class SqliteStore implements LedgerStore {
         loaded.push(slot);
         return slot.account;
       },
-      transfer: (id) => this.#pending.get(id) ?? this.#transfer(id),
-      existing: optimistic ? () => undefined : (id) => this.#pending.get(id) ?? this.#transfer(id),
+      transfer,
+      existing: optimistic ? () => undefined : transfer,
     };
     return executeTransfers(view, events, base);
   }
@@ -1012,7 +1008,7 @@ export class SqliteStore implements LedgerStore {
         params[r * 2] = p.timestamp;
         params[r * 2 + 1] = p.expiresAt;
       }
-      this.#pendingStatement(this.#insertPending, rows, (values) =>
+      this.#rowsStatement(this.#insertPending, rows, (values) =>
         this.db.prepare(
           `INSERT OR ROLLBACK INTO pending_transfers (ts, status, expires_at, resolved_at) VALUES ${values('(?, 0, ?, NULL)')}`,
         ),
@@ -1033,7 +1029,7 @@ export class SqliteStore implements LedgerStore {
         params[r * 3 + 1] = PENDING_STATUS_CODES[p.status];
         params[r * 3 + 2] = p.resolvedAt;
       }
-      const info = this.#pendingStatement(this.#resolvePending, rows, (values) =>
+      const info = this.#rowsStatement(this.#resolvePending, rows, (values) =>
         this.db.prepare(
           `UPDATE OR ROLLBACK pending_transfers SET status = v.column2, resolved_at = v.column3
            FROM (VALUES ${values('(?, ?, ?)')}) AS v
@@ -1050,8 +1046,11 @@ export class SqliteStore implements LedgerStore {
     }
   }
 
-  /** A statement of `rows` rows from a cache of them by row count, prepared once. */
-  #pendingStatement(
+  /**
+   * A multi-row statement of `rows` rows, prepared once per row count and kept in `cache`;
+   * `prepare` gets a function that repeats one row's VALUES text `rows` times.
+   */
+  #rowsStatement(
     cache: Map<number, Database.Statement>,
     rows: number,
     prepare: (values: (row: string) => string) => Database.Statement,
@@ -1068,8 +1067,7 @@ export class SqliteStore implements LedgerStore {
   #updateAccountRows(keys: readonly bigint[], state: ReadonlyMap<bigint, Balances>): void {
     let i = 0;
     while (i < keys.length) {
-      let rows = ROWS_PER_UPDATE;
-      while (rows > keys.length - i) rows >>= 1;
+      const rows = chunkRows(keys.length - i, ROWS_PER_UPDATE);
       const params = new Array<unknown>(rows * ACCOUNT_UPDATE_PARAMS);
       for (let r = 0; r < rows; r++) {
         const ts = keys[i + r]!;
@@ -1091,18 +1089,14 @@ export class SqliteStore implements LedgerStore {
   }
 
   #updateStatement(rows: number): Database.Statement {
-    let s = this.#updateAccounts.get(rows);
-    if (s === undefined) {
-      const values = new Array<string>(rows).fill(`(${q(ACCOUNT_UPDATE_PARAMS)})`).join(',');
-      // OR ROLLBACK: no statement journal (a failure undoes the whole transaction anyway).
-      s = this.db.prepare(
+    // OR ROLLBACK: no statement journal (a failure undoes the whole transaction anyway).
+    return this.#rowsStatement(this.#updateAccounts, rows, (values) =>
+      this.db.prepare(
         `UPDATE OR ROLLBACK accounts SET debits_pending = v.column2, debits_posted = v.column3,
            credits_pending = v.column4, credits_posted = v.column5, closed = v.column6
-         FROM (VALUES ${values}) AS v WHERE accounts.ts = v.column1`,
-      );
-      this.#updateAccounts.set(rows, s);
-    }
-    return s;
+         FROM (VALUES ${values(`(${q(ACCOUNT_UPDATE_PARAMS)})`)}) AS v WHERE accounts.ts = v.column1`,
+      ),
+    );
   }
 
   #insertTransferRows(transfers: readonly Transfer[]): void {
@@ -1162,18 +1156,14 @@ export class SqliteStore implements LedgerStore {
   }
 
   #insertStatement(rows: number): Database.Statement {
-    let s = this.#insertTransfers.get(rows);
-    if (s === undefined) {
-      const values = new Array<string>(rows).fill(`(${q(TRANSFER_PARAMS)})`).join(',');
-      // OR ROLLBACK: a duplicate id undoes the whole transaction (createTransfers then reruns
-      // it), so SQLite keeps no statement journal: every page the batch touches is not
-      // copied once more per statement.
-      s = this.db.prepare(
-        `INSERT OR ROLLBACK INTO transfers (${TRANSFER_COLUMNS}) VALUES ${values}`,
-      );
-      this.#insertTransfers.set(rows, s);
-    }
-    return s;
+    // OR ROLLBACK: a duplicate id undoes the whole transaction (createTransfers then reruns
+    // it), so SQLite keeps no statement journal: every page the batch touches is not
+    // copied once more per statement.
+    return this.#rowsStatement(this.#insertTransfers, rows, (values) =>
+      this.db.prepare(
+        `INSERT OR ROLLBACK INTO transfers (${TRANSFER_COLUMNS}) VALUES ${values(`(${q(TRANSFER_PARAMS)})`)}`,
+      ),
+    );
   }
 
   #account(id: bigint): Account | undefined {
