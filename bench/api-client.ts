@@ -33,9 +33,12 @@ export interface ClientReport {
   readonly firstError: string | null;
   /** Latencies in microseconds, per kind, of calls finished inside the measured window. */
   readonly latencies_us: Record<Kind, number[]>;
+  /** This process's CPU time (user + system) over the whole run, warm-up included. */
+  readonly cpu_ms: number;
 }
 
 async function run(job: ClientJob): Promise<ClientReport> {
+  const cpu0 = process.cpuUsage();
   const u = new URL(job.url);
   const pool: LeanConnection[] = [];
   const take = async () => pool.pop() ?? LeanConnection.connect(u.hostname, Number(u.port));
@@ -150,6 +153,7 @@ async function run(job: ClientJob): Promise<ClientReport> {
   }
   clearInterval(clock);
   for (const c of pool) c.close();
+  const cpu = process.cpuUsage(cpu0);
   return {
     remittances,
     calls,
@@ -157,6 +161,7 @@ async function run(job: ClientJob): Promise<ClientReport> {
     errors,
     firstError,
     latencies_us,
+    cpu_ms: (cpu.user + cpu.system) / 1000,
   };
 }
 

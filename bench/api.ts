@@ -160,6 +160,10 @@ try {
         `  server main thread ${(mainMs / started).toFixed(2)} ms per remittance, busy ${Math.round((100 * mainMs) / wall_ms)}% of the phase; other threads ${((serverCpu_ms - mainMs) / started).toFixed(2)} ms`,
       );
     }
+    // The client shares the machine's cores: what it spends, the server cannot have.
+    console.log(
+      `  client CPU ${(phase1.cpu_ms / started).toFixed(2)} ms per remittance (${Math.round((100 * phase1.cpu_ms) / wall_ms)}% of a core)`,
+    );
   }
   const half = Math.max(1, Math.floor(full.rps / 2));
   const host1 = cpuTimes();

@@ -28,7 +28,7 @@ import { Ledger } from '../src/ledger/ledger.ts';
 import type { LedgerStore } from '../src/ledger/store.ts';
 import { BATCH_MAX, TransferFlags, type TransferInput } from '../src/ledger/types.ts';
 import type { BenchStore, BenchStoreHandle } from './stores/types.ts';
-import { cpuTimes, stealPercent } from './host.ts';
+import { cpuTimes, processTicks, stealPercent, type ProcessTicks } from './host.ts';
 
 /** The registry: --store <key>. Imported lazily so one store's driver never loads another's. */
 const STORES: Record<string, () => Promise<BenchStore>> = {
@@ -171,8 +171,21 @@ interface PhaseResult {
   readonly max: number;
   /** CPU seconds (user + system) this process spent in the phase: less noisy than wall time. */
   readonly cpu: number;
+  /** Of `cpu`, what the main thread spent (null where /proc cannot tell): the engine and
+   * SQLite's inserts run there; the checkpointer and WAL syncs on other threads. */
+  readonly mainCpu: number | null;
   /** Percent of the machine's CPU time the host stole during the phase (bench/host.ts). */
   readonly steal: number | null;
+}
+
+/** Of `cpuS` seconds of this process's CPU between two readings, the main thread's. */
+function mainThreadShare(
+  cpuS: number,
+  from: ProcessTicks | null,
+  to: ProcessTicks | null,
+): number | null {
+  if (from === null || to === null || to.all <= from.all) return null;
+  return (cpuS * (to.main - from.main)) / (to.all - from.all);
 }
 
 /** Runs `total` transfers in calls of `batch`, each awaited; times only the calls. */
@@ -187,6 +200,7 @@ async function runPhase(
   const times: number[] = [];
   const cpuStart = process.cpuUsage();
   const hostStart = cpuTimes();
+  const ticksStart = processTicks();
   let elapsed = 0;
   let done = 0;
   while (done < total) {
@@ -205,8 +219,10 @@ async function runPhase(
   }
   times.sort((a, b) => a - b);
   const cpu = process.cpuUsage(cpuStart);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
   return {
-    cpu: (cpu.user + cpu.system) / 1e6,
+    cpu: cpuS,
+    mainCpu: mainThreadShare(cpuS, ticksStart, processTicks()),
     steal: stealPercent(hostStart, cpuTimes()),
     name,
     transfers: done,
@@ -313,6 +329,7 @@ async function main(): Promise<void> {
   const phases: PhaseResult[] = [];
   let limit = Number.NaN;
   let randomSeconds = Number.NaN;
+  let limitCpu: { cpu: number; mainCpu: number | null } | undefined;
   try {
     const ids = new IdGenerator();
     const next = () => ids.next();
@@ -347,12 +364,17 @@ async function main(): Promise<void> {
     if (opts.phases.has('limit') && opts.limitRows > 0) {
       const gen = new IdGenerator();
       const accountIds = Array.from({ length: opts.accounts }, () => gen.next());
+      const cpu0 = process.cpuUsage();
+      const ticks0 = processTicks();
       limit = await bench.measureLimit({
         rows: opts.limitRows,
         batch: opts.batch,
         accountIds,
         ledger: LEDGER_KRW,
       });
+      const cpu = process.cpuUsage(cpu0);
+      const cpuS = (cpu.user + cpu.system) / 1e6;
+      limitCpu = { cpu: cpuS, mainCpu: mainThreadShare(cpuS, ticks0, processTicks()) };
     }
     const extra = await bench.extra();
 
@@ -362,19 +384,21 @@ async function main(): Promise<void> {
     const twoPhase = phases.find((p) => p.name === 'two-phase');
     console.log(`\nremitnet ledger benchmark, store ${bench.name}`, bench.durability);
     console.log(
-      `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}${'cpu s*'.padStart(9)}${'steal %'.padStart(9)}`,
+      `${'phase'.padEnd(20)}${'transfers'.padStart(12)}${'seconds'.padStart(10)}${'transfers/s'.padStart(14)}${'call p50 ms'.padStart(13)}${'call p99 ms'.padStart(13)}${'max ms'.padStart(10)}${'cpu s*'.padStart(9)}${'main s*'.padStart(9)}${'steal %'.padStart(9)}`,
     );
     for (const p of phases) {
       console.log(
-        `${p.name.padEnd(20)}${fmt(p.transfers).padStart(12)}${fmt(p.seconds, 2).padStart(10)}${fmt(p.perS).padStart(14)}${fmt(p.p50, 3).padStart(13)}${fmt(p.p99, 3).padStart(13)}${fmt(p.max, 1).padStart(10)}${fmt(p.cpu, 1).padStart(9)}${(p.steal === null ? '-' : fmt(p.steal, 1)).padStart(9)}`,
+        `${p.name.padEnd(20)}${fmt(p.transfers).padStart(12)}${fmt(p.seconds, 2).padStart(10)}${fmt(p.perS).padStart(14)}${fmt(p.p50, 3).padStart(13)}${fmt(p.p99, 3).padStart(13)}${fmt(p.max, 1).padStart(10)}${fmt(p.cpu, 1).padStart(9)}${(p.mainCpu === null ? '-' : fmt(p.mainCpu, 1)).padStart(9)}${(p.steal === null ? '-' : fmt(p.steal, 1)).padStart(9)}`,
       );
     }
     console.log(
-      "* cpu s: CPU seconds (user + system) of this process in the phase, making the inputs included; steal %: share of the machine's CPU time the host took (a virtual machine's neighbours)",
+      "* cpu s: CPU seconds (user + system) of this process in the phase, making the inputs included; main s: of those, the main thread's (the rest: checkpointer, WAL syncs); steal %: share of the machine's CPU time the host took (a virtual machine's neighbours)",
     );
     if (!Number.isNaN(limit)) {
+      const perRow = (s: number | null | undefined) =>
+        s === null || s === undefined ? '-' : fmt((s * 1e6) / opts.limitRows, 2);
       console.log(
-        `store limit: ${fmt(limit)} rows/s (plain multi-row INSERT, ${opts.batch} rows a commit)`,
+        `store limit: ${fmt(limit)} rows/s (plain multi-row INSERT, ${opts.batch} rows a commit; CPU ${perRow(limitCpu?.cpu)} µs a row, main thread ${perRow(limitCpu?.mainCpu)} µs, making the parameters included)`,
       );
       if (main !== undefined) console.log(`ratio: ${fmt(main.perS / limit, 3)}`);
     }
