@@ -13,7 +13,8 @@
  * included). Only the awaited createTransfers calls are timed; building the inputs (the
  * client's work) is not. Outside the timed part: a smaller run with random (not
  * time-ordered) ids checks that results stay correct (--random-check), and the store's own
- * limit is measured (--limit-rows plain multi-row INSERT rows, one transaction per batch).
+ * limit is measured (--limit-rows plain multi-row INSERT rows, one transaction per batch),
+ * and so is the engine alone (phase `engine`: the CPU a transfer costs with no store).
  * After each phase the invariants are checked against the database; any break exits 1.
  *
  * Output: a human table, then as the last line one JSON object.
@@ -23,10 +24,12 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { executeTransfers, type LedgerView } from '../src/ledger/engine.ts';
 import { IdGenerator } from '../src/ledger/ids.ts';
 import { Ledger } from '../src/ledger/ledger.ts';
+import { normalizeTransfers } from '../src/ledger/normalize.ts';
 import type { LedgerStore } from '../src/ledger/store.ts';
-import { BATCH_MAX, TransferFlags, type TransferInput } from '../src/ledger/types.ts';
+import { BATCH_MAX, TransferFlags, type Account, type TransferInput } from '../src/ledger/types.ts';
 import type { BenchStore, BenchStoreHandle } from './stores/types.ts';
 import { cpuTimes, processTicks, stealPercent, type ProcessTicks } from './host.ts';
 
@@ -51,7 +54,7 @@ const { values: args } = parseArgs({
     'limit-rows': { type: 'string', default: '1000000' },
     'random-check': { type: 'string', default: '50000' },
     'two-phase': { type: 'string', default: '1000000' },
-    phases: { type: 'string', default: 'batch,batch100,singles,twophase,random,limit' },
+    phases: { type: 'string', default: 'batch,batch100,singles,twophase,random,limit,engine' },
   },
   strict: true,
 });
@@ -112,7 +115,11 @@ async function openWorld(bench: BenchStore, accounts: number): Promise<World> {
 }
 
 /** n transfers between uniformly random pairs; updates the expected balances. */
-function makeBatch(w: World, n: number, nextId: () => bigint): TransferInput[] {
+function makeBatch(
+  w: Pick<World, 'accountIds' | 'debits' | 'credits'>,
+  n: number,
+  nextId: () => bigint,
+): TransferInput[] {
   const out = new Array<TransferInput>(n);
   const count = w.accountIds.length;
   for (let k = 0; k < n; k++) {
@@ -176,6 +183,62 @@ interface PhaseResult {
   readonly mainCpu: number | null;
   /** Percent of the machine's CPU time the host stole during the phase (bench/host.ts). */
   readonly steal: number | null;
+}
+
+/**
+ * The engine alone: `total` transfers of the batch phase's kind, in batches of `batch`,
+ * normalized and executed (engine.ts) over accounts held in a Map, with no store, no
+ * group commit and no SQL. Returns the CPU microseconds a transfer took: what no storage
+ * design can take off a transfer's cost (building the inputs is not counted).
+ */
+function measureEngine(accounts: number, total: number, batch: number): number {
+  const ids = new IdGenerator();
+  const held = new Map<bigint, Account>();
+  const accountIds: bigint[] = [];
+  for (let i = 0; i < accounts; i++) {
+    const id = ids.next();
+    accountIds.push(id);
+    held.set(id, {
+      id,
+      ledger: LEDGER_KRW,
+      code: ACCOUNT_CODE,
+      flags: 0,
+      userData128: 0n,
+      userData64: 0n,
+      userData32: 0,
+      debitsPending: 0n,
+      debitsPosted: 0n,
+      creditsPending: 0n,
+      creditsPosted: 0n,
+      closed: false,
+      timestamp: BigInt(i + 1),
+    });
+  }
+  const view: LedgerView = {
+    account: (id) => held.get(id),
+    transfer: () => undefined,
+    existing: () => undefined,
+  };
+  const w = {
+    accountIds,
+    debits: new Array<bigint>(accounts).fill(0n),
+    credits: new Array<bigint>(accounts).fill(0n),
+  };
+  let timestamp = BigInt(accounts + 1);
+  let cpu_us = 0;
+  for (let done = 0; done < total;) {
+    const n = Math.min(batch, total - done);
+    const input = makeBatch(w, n, () => ids.next());
+    const c0 = process.cpuUsage();
+    const outcome = executeTransfers(view, normalizeTransfers(input), timestamp);
+    for (const a of outcome.accounts) held.set(a.id, a);
+    const c = process.cpuUsage(c0);
+    cpu_us += c.user + c.system;
+    if (outcome.results.some((r) => r !== 'ok')) fail('engine: a transfer failed');
+    timestamp += BigInt(n);
+    done += n;
+  }
+  return cpu_us / total;
 }
 
 /** Of `cpuS` seconds of this process's CPU between two readings, the main thread's. */
@@ -330,6 +393,7 @@ async function main(): Promise<void> {
   let limit = Number.NaN;
   let randomSeconds = Number.NaN;
   let limitCpu: { cpu: number; mainCpu: number | null } | undefined;
+  let engineUs = Number.NaN;
   try {
     const ids = new IdGenerator();
     const next = () => ids.next();
@@ -376,6 +440,9 @@ async function main(): Promise<void> {
       const cpuS = (cpu.user + cpu.system) / 1e6;
       limitCpu = { cpu: cpuS, mainCpu: mainThreadShare(cpuS, ticks0, processTicks()) };
     }
+    if (opts.phases.has('engine') && opts.transfers > 0) {
+      engineUs = measureEngine(opts.accounts, opts.transfers, opts.batch);
+    }
     const extra = await bench.extra();
 
     const main = phases.find((p) => p.name === `batch ${opts.batch}`);
@@ -401,6 +468,11 @@ async function main(): Promise<void> {
         `store limit: ${fmt(limit)} rows/s (plain multi-row INSERT, ${opts.batch} rows a commit; CPU ${perRow(limitCpu?.cpu)} µs a row, main thread ${perRow(limitCpu?.mainCpu)} µs, making the parameters included)`,
       );
       if (main !== undefined) console.log(`ratio: ${fmt(main.perS / limit, 3)}`);
+    }
+    if (!Number.isNaN(engineUs)) {
+      console.log(
+        `engine alone: ${fmt(engineUs, 2)} µs of CPU a transfer (normalize + execute over accounts in memory, batches of ${opts.batch}, no store), at most ${fmt(1e6 / engineUs)} transfers/s on one core`,
+      );
     }
     if (!Number.isNaN(randomSeconds)) {
       console.log(
@@ -432,6 +504,7 @@ async function main(): Promise<void> {
         single_commits_per_s: round(single?.perS),
         two_phase_transfers_per_s: round(twoPhase?.perS),
         two_phase_ms_p99: round(twoPhase?.p99, 2),
+        engine_only_us_per_transfer: round(engineUs, 2),
         random_id_check_transfers: opts.phases.has('random') ? opts.randomCheck : 0,
         accounts: opts.accounts,
         node: process.version,
