@@ -14,10 +14,13 @@
  * idempotency records, validation, the remittance's durable steps, the ledger).
  *
  * Environment: BENCH_CONCURRENCY (default 64), BENCH_SECONDS (default 15),
- * BENCH_WARMUP_SECONDS (default 3). Last line: one JSON object.
+ * BENCH_WARMUP_SECONDS (default 3); BENCH_FLOOR_SERVER=node puts node:http alone in
+ * Fastify's place (the floor of Node itself). Last line: one JSON object.
  */
 import Fastify from 'fastify';
 import { fork } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ClientJob, ClientReport } from './api-client.ts';
@@ -72,8 +75,7 @@ const remittance = (state: string) => ({
   ],
 });
 
-const app = Fastify({ logger: false });
-app.post('/v1/quotes', async () => ({
+const quoteAnswer = () => ({
   quotes: [
     {
       id: ID,
@@ -83,16 +85,59 @@ app.post('/v1/quotes', async () => ({
       expires_at: '2026-11-28T21:03:00.058Z',
     },
   ],
-}));
-app.post('/v1/remittances', async () => ({
-  remittance: remittance('created'),
-  payout_code: '123456789012',
-}));
-app.post('/v1/remittances/:id/:step', async (req) =>
-  remittance((req.params as { step: string }).step === 'payout' ? 'completed' : 'funded'),
-);
-await app.listen({ host: '127.0.0.1', port: 0 });
-const { port } = app.server.address() as { port: number };
+});
+const createAnswer = () => ({ remittance: remittance('created'), payout_code: '123456789012' });
+const stepAnswer = (step: string) => remittance(step === 'payout' ? 'completed' : 'funded');
+
+interface FloorServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Fastify 5, as the real server: its router, body parser and reply path, nothing else. */
+async function fastifyServer(): Promise<FloorServer> {
+  const app = Fastify({ logger: false });
+  app.post('/v1/quotes', async () => quoteAnswer());
+  app.post('/v1/remittances', async () => createAnswer());
+  app.post('/v1/remittances/:id/:step', async (req) =>
+    stepAnswer((req.params as { step: string }).step),
+  );
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return { port: (app.server.address() as AddressInfo).port, close: () => app.close() };
+}
+
+/** node:http alone (BENCH_FLOOR_SERVER=node): read the body, parse it, route, answer. */
+async function nodeServer(): Promise<FloorServer> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const url = req.url ?? '';
+      const answer =
+        url === '/v1/quotes'
+          ? quoteAnswer()
+          : url === '/v1/remittances'
+            ? createAnswer()
+            : stepAnswer(url.slice(url.lastIndexOf('/') + 1));
+      const body = JSON.stringify(answer);
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+const stack = process.env.BENCH_FLOOR_SERVER === 'node' ? 'node:http' : 'Fastify';
+const server = stack === 'node:http' ? await nodeServer() : await fastifyServer();
+const port = server.port;
 
 const job: ClientJob = {
   url: `http://127.0.0.1:${port}`,
@@ -145,7 +190,7 @@ try {
   const client_ms = report.cpu_ms / started;
   const round = (x: number) => Math.round(x * 1000) / 1000;
   console.log(
-    `bench:api:floor  bare Fastify, canned answers, ${concurrency} keep-alive connections: ${Math.round(report.remittances / report.elapsed_s)} remittances/s (${Math.round(report.calls / report.elapsed_s)} calls/s)`,
+    `bench:api:floor  bare ${stack}, canned answers, ${concurrency} keep-alive connections: ${Math.round(report.remittances / report.elapsed_s)} remittances/s (${Math.round(report.calls / report.elapsed_s)} calls/s)`,
   );
   console.log(
     `  CPU per remittance (6 calls): server ${server_ms.toFixed(3)} ms (main thread ${main_ms === null ? '-' : main_ms.toFixed(3)} ms), client ${client_ms.toFixed(3)} ms; this machine has ${cpus().length} cores`,
@@ -153,6 +198,7 @@ try {
   console.log(
     JSON.stringify({
       bench: 'api_floor',
+      server: stack,
       remittances_per_s: Math.round(report.remittances / report.elapsed_s),
       server_cpu_ms_per_remittance: round(server_ms),
       server_main_thread_ms_per_remittance: main_ms === null ? null : round(main_ms),
@@ -161,5 +207,5 @@ try {
     }),
   );
 } finally {
-  await app.close();
+  await server.close();
 }
