@@ -4,6 +4,8 @@
  * call with the key of the agent who makes it. Started by bench/api.ts with a job on its
  * IPC channel; reports latencies back and exits. Bounded by time and by count.
  */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { LeanConnection } from './api-http.ts';
 
 export interface ClientJob {
@@ -165,6 +167,34 @@ async function run(job: ClientJob): Promise<ClientReport> {
   };
 }
 
+/**
+ * In the parent: starts this file as the client process, hands it `job`, and answers its
+ * report. Killed, and an error, if it has not answered a minute after the job's time.
+ */
+export async function runClient(job: ClientJob): Promise<ClientReport> {
+  const child = fork(fileURLToPath(import.meta.url), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const limit_ms = (job.warmup_s + job.measure_s + 60) * 1000;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the client did not finish in time'));
+    }, limit_ms);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as ClientReport);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`the client exited with ${code}`));
+    });
+    child.send(job);
+  });
+}
+
+// In the client process (forked with an IPC channel by runClient): wait for the job.
 process.once('message', (job: ClientJob) => {
   run(job).then(
     (report) => process.send!(report, () => process.exit(0)),

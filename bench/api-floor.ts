@@ -18,14 +18,12 @@
  * Fastify's place (the floor of Node itself). Last line: one JSON object.
  */
 import Fastify from 'fastify';
-import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import type { ClientJob, ClientReport } from './api-client.ts';
+import { runClient, type ClientJob } from './api-client.ts';
 import { QUOTE_BODY } from './api-network.ts';
-import { processTicks } from './host.ts';
+import { mainThreadShare, processTicks } from './host.ts';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const measure_s = Number(process.env.BENCH_SECONDS ?? 15);
@@ -155,38 +153,14 @@ const job: ClientJob = {
 try {
   const cpu0 = process.cpuUsage();
   const ticks0 = processTicks();
-  const report = await new Promise<ClientReport>((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./api-client.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const timer = setTimeout(
-      () => {
-        child.kill('SIGKILL');
-        reject(new Error('the client did not finish in time'));
-      },
-      (warmup_s + measure_s + 60) * 1000,
-    );
-    child.once('message', (m) => {
-      clearTimeout(timer);
-      resolve(m as ClientReport);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`the client exited with ${code}`));
-    });
-    child.send(job);
-  });
+  const report = await runClient(job);
   const cpu = process.cpuUsage(cpu0);
   const ticks1 = processTicks();
   if (report.errors > 0) throw new Error(`the client saw errors: ${report.firstError}`);
   // CPU is counted over warm-up and measurement alike; so are the remittances started.
   const started = report.remittances * ((warmup_s + measure_s) / measure_s);
   const server_ms = (cpu.user + cpu.system) / 1000 / started;
-  const main_ms =
-    ticks0 !== null && ticks1 !== null && ticks1.all > ticks0.all
-      ? (server_ms * (ticks1.main - ticks0.main)) / (ticks1.all - ticks0.all)
-      : null;
+  const main_ms = mainThreadShare(server_ms, ticks0, ticks1);
   const client_ms = report.cpu_ms / started;
   const round = (x: number) => Math.round(x * 1000) / 1000;
   console.log(

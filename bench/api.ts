@@ -11,16 +11,14 @@
  * Environment: BENCH_CONCURRENCY (default 64), BENCH_SECONDS (default 15),
  * BENCH_WARMUP_SECONDS (default 3).
  */
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { startService } from '../src/api/service.ts';
 import { buildCorridor, customers, QUOTE_BODY, type Caller } from './api-network.ts';
-import { KINDS, type ClientJob, type ClientReport, type Kind } from './api-client.ts';
-import { cpuTimes, processTicks, stealPercent } from './host.ts';
+import { KINDS, runClient, type ClientJob, type ClientReport, type Kind } from './api-client.ts';
+import { cpuTimes, mainThreadShare, processTicks, stealPercent } from './host.ts';
 
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 64);
 const measure_s = Number(process.env.BENCH_SECONDS ?? 15);
@@ -32,29 +30,6 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 const ms = (us: number) => Math.round(us / 10) / 100;
-
-async function runClient(job: ClientJob): Promise<ClientReport> {
-  const child = fork(fileURLToPath(new URL('./api-client.ts', import.meta.url)), [], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const limit_ms = (job.warmup_s + job.measure_s + 60) * 1000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error('the client did not finish in time'));
-    }, limit_ms);
-    child.once('message', (m) => {
-      clearTimeout(timer);
-      resolve(m as ClientReport);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      if (code !== 0) reject(new Error(`the client exited with ${code}`));
-    });
-    child.send(job);
-  });
-}
 
 function summarize(label: string, r: ClientReport) {
   const all: number[] = [];
@@ -154,8 +129,8 @@ try {
     );
     // The main thread runs every request, so it is the server's ceiling: when it is busy
     // nearly all the time, the rate is 1 / its CPU per remittance.
-    if (ticks0 !== null && ticks1 !== null && ticks1.all > ticks0.all) {
-      const mainMs = (serverCpu_ms * (ticks1.main - ticks0.main)) / (ticks1.all - ticks0.all);
+    const mainMs = mainThreadShare(serverCpu_ms, ticks0, ticks1);
+    if (mainMs !== null) {
       console.log(
         `  server main thread ${(mainMs / started).toFixed(2)} ms per remittance, busy ${Math.round((100 * mainMs) / wall_ms)}% of the phase; other threads ${((serverCpu_ms - mainMs) / started).toFixed(2)} ms`,
       );

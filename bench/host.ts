@@ -57,3 +57,16 @@ export function processTicks(): ProcessTicks | null {
     return null;
   }
 }
+
+/**
+ * Of `cpu` (this process's CPU, in any unit, between two readings of processTicks), the
+ * main thread's share, in the same unit; null when /proc could not tell.
+ */
+export function mainThreadShare(
+  cpu: number,
+  from: ProcessTicks | null,
+  to: ProcessTicks | null,
+): number | null {
+  if (from === null || to === null || to.all <= from.all) return null;
+  return (cpu * (to.main - from.main)) / (to.all - from.all);
+}

@@ -31,7 +31,7 @@ import { normalizeTransfers } from '../src/ledger/normalize.ts';
 import type { LedgerStore } from '../src/ledger/store.ts';
 import { BATCH_MAX, TransferFlags, type Account, type TransferInput } from '../src/ledger/types.ts';
 import type { BenchStore, BenchStoreHandle } from './stores/types.ts';
-import { cpuTimes, processTicks, stealPercent, type ProcessTicks } from './host.ts';
+import { cpuTimes, mainThreadShare, processTicks, stealPercent } from './host.ts';
 
 /** The registry: --store <key>. Imported lazily so one store's driver never loads another's. */
 const STORES: Record<string, () => Promise<BenchStore>> = {
@@ -239,16 +239,6 @@ function measureEngine(accounts: number, total: number, batch: number): number {
     done += n;
   }
   return cpu_us / total;
-}
-
-/** Of `cpuS` seconds of this process's CPU between two readings, the main thread's. */
-function mainThreadShare(
-  cpuS: number,
-  from: ProcessTicks | null,
-  to: ProcessTicks | null,
-): number | null {
-  if (from === null || to === null || to.all <= from.all) return null;
-  return (cpuS * (to.main - from.main)) / (to.all - from.all);
 }
 
 /** Runs `total` transfers in calls of `batch`, each awaited; times only the calls. */
