@@ -1,8 +1,9 @@
 /**
  * The load benchmark's client process: virtual clients that each drive complete two-hop
  * remittances through HTTP (quote -> create -> fund -> accept -> accept -> pay out), each
- * call with the key of the agent who makes it. Started by bench/api.ts with a job on its
- * IPC channel; reports latencies back and exits. Bounded by time and by count.
+ * call with the key of the agent who makes it. Started by runClient (below; bench/api.ts and
+ * bench/api-floor.ts) with a job on its IPC channel; reports latencies and its CPU time
+ * back and exits. Bounded by time and by count.
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
